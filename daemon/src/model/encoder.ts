@@ -1,0 +1,208 @@
+// The encoder runtime: one onnxruntime-node session per model pack, the pack's tokenizer, and
+// length-bucketed batching. It turns texts into windows of token ids and windows into token
+// states or sentence embeddings; it knows nothing about indexes or search.
+import { existsSync, readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import ort from "onnxruntime-node";
+import { ErrorCode, LoupeError } from "../errors.js";
+import type { ModelPack } from "./pack.js";
+import { UseTokenizer, windows, type Vocabulary } from "./tokenizer.js";
+
+/** Which execution provider runs the session. `auto` tries GPUs first and falls back to CPU. */
+export type ProviderChoice = "auto" | "cpu" | "cuda" | "webgpu";
+export type Provider = Exclude<ProviderChoice, "auto">;
+export type OutputKind = "layer0" | "layer1" | "sentence";
+
+export interface EncoderOptions {
+  /** Default `auto`. */
+  provider?: ProviderChoice;
+  /** Intra-op threads for the CPU provider; default: all cores (`os.availableParallelism()`). */
+  threads?: number;
+  /** Windows per session run; default 32 (range 1–256). Larger batches amortise per-run cost. */
+  batchSize?: number;
+  log?: (line: string) => void;
+}
+
+export interface WindowOutput {
+  /** Token states, `length × hiddenSize`, row-major (present when requested). */
+  layer0?: Float32Array;
+  layer1?: Float32Array;
+  sentence?: Float32Array;
+  length: number;
+}
+
+// ORT's CUDA provider is a separate shared library that onnxruntime-node's postinstall fetches;
+// WebGPU (Dawn) needs a Vulkan loader. `auto` only tries what is present, so CPU-only machines
+// do not print native errors on every start.
+function cudaLibraryPresent(): boolean {
+  const require = createRequire(import.meta.url);
+  const dir = join(dirname(require.resolve("onnxruntime-node/package.json")), "bin", "napi-v6", process.platform, process.arch);
+  return existsSync(join(dir, "libonnxruntime_providers_cuda.so"));
+}
+
+function vulkanPresent(): boolean {
+  if (process.platform !== "linux") return process.platform === "win32" || process.platform === "darwin";
+  const dirs = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"];
+  const extra = (process.env.LD_LIBRARY_PATH ?? "").split(":").filter(Boolean);
+  return [...extra, ...dirs].some((d) => existsSync(join(d, "libvulkan.so.1")));
+}
+
+export function providerCandidates(choice: ProviderChoice): Provider[] {
+  if (choice !== "auto") return [choice];
+  const out: Provider[] = [];
+  if (process.platform === "linux" && cudaLibraryPresent()) out.push("cuda");
+  if (vulkanPresent()) out.push("webgpu");
+  out.push("cpu");
+  return out;
+}
+
+export class Encoder {
+  private constructor(
+    readonly pack: ModelPack,
+    readonly provider: Provider,
+    private readonly session: ort.InferenceSession,
+    private readonly tokenizer: UseTokenizer,
+    readonly batchSize: number,
+  ) {}
+
+  static async open(pack: ModelPack, options: EncoderOptions = {}): Promise<Encoder> {
+    const log = options.log ?? (() => {});
+    const batchSize = options.batchSize ?? 32;
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 256) {
+      throw new LoupeError(ErrorCode.BadArgument, `batch size must be an integer in 1–256, got ${batchSize}`);
+    }
+    const threads = options.threads ?? availableParallelism();
+    const vocabulary = JSON.parse(await readFile(pack.path(pack.manifest.tokenizer.file), "utf8")) as Vocabulary;
+    const tokenizer = new UseTokenizer(vocabulary);
+    const modelPath = pack.path(pack.manifest.encoder.file);
+    const failures: string[] = [];
+    for (const provider of providerCandidates(options.provider ?? "auto")) {
+      try {
+        const session = await ort.InferenceSession.create(modelPath, {
+          executionProviders: [provider],
+          intraOpNumThreads: threads,
+          interOpNumThreads: 1,
+          graphOptimizationLevel: "all",
+          logSeverityLevel: 3,
+        });
+        log(`encoder: ${pack.manifest.name} on ${provider}${provider === "cpu" ? ` (${threads} threads)` : ""}`);
+        return new Encoder(pack, provider, session, tokenizer, batchSize);
+      } catch (e) {
+        const reason = String((e as Error).message ?? e).split("\n")[0]!;
+        failures.push(`${provider}: ${reason}`);
+        log(`encoder: provider ${provider} unavailable (${reason}); trying the next one`);
+      }
+    }
+    throw new LoupeError(
+      ErrorCode.ProviderUnavailable,
+      `no execution provider could run ${modelPath}: ${failures.join("; ")}. ` +
+        "Use --provider cpu, or see the README for enabling CUDA.",
+    );
+  }
+
+  get hiddenSize(): number {
+    return this.pack.manifest.hiddenSize;
+  }
+
+  tokenize(text: string): number[] {
+    return this.tokenizer.encode(text);
+  }
+
+  /** The encoder windows of `text` (at most `maxTokens` ids each, overlapping). */
+  windows(text: string): number[][] {
+    return windows(this.tokenizer.encode(text), this.pack.manifest.maxTokens, this.pack.manifest.windowOverlap);
+  }
+
+  /**
+   * Runs windows through the session in batches of similar length (sorted, so padding stays
+   * small) and returns one output per window, in input order.
+   */
+  async runWindows(input: readonly (readonly number[])[], kinds: readonly OutputKind[]): Promise<WindowOutput[]> {
+    const max = this.pack.manifest.maxTokens;
+    for (const w of input) {
+      if (w.length === 0 || w.length > max) throw new LoupeError(ErrorCode.BadArgument, `window of ${w.length} tokens; expected 1–${max}`);
+    }
+    const order = input.map((_, i) => i).sort((a, b) => input[a]!.length - input[b]!.length);
+    const out = new Array<WindowOutput>(input.length);
+    for (let start = 0; start < order.length; start += this.batchSize) {
+      const batch = order.slice(start, start + this.batchSize);
+      const results = await this.runBatch(batch.map((i) => input[i]!), kinds);
+      batch.forEach((i, j) => (out[i] = results[j]!));
+    }
+    return out;
+  }
+
+  /** One session run over windows padded to the longest; no bucketing. */
+  async runBatch(batch: readonly (readonly number[])[], kinds: readonly OutputKind[]): Promise<WindowOutput[]> {
+    const b = batch.length;
+    const t = Math.max(...batch.map((w) => w.length));
+    const ids = new BigInt64Array(b * t);
+    const mask = new BigInt64Array(b * t);
+    batch.forEach((w, i) => {
+      for (let j = 0; j < w.length; j++) {
+        ids[i * t + j] = BigInt(w[j]!);
+        mask[i * t + j] = 1n;
+      }
+    });
+    const names = this.pack.manifest.encoder.outputs;
+    const fetches = kinds.map((k) => names[k]);
+    const result = await this.session.run(
+      { input_ids: new ort.Tensor("int64", ids, [b, t]), attention_mask: new ort.Tensor("int64", mask, [b, t]) },
+      fetches,
+    );
+    const h = this.hiddenSize;
+    return batch.map((w, i) => {
+      const o: WindowOutput = { length: w.length };
+      for (const k of kinds) {
+        const data = result[names[k]]!.data as Float32Array;
+        o[k] = k === "sentence" ? data.slice(i * h, (i + 1) * h) : data.slice(i * t * h, (i * t + w.length) * h);
+      }
+      return o;
+    });
+  }
+
+  /**
+   * Sentence embeddings of `texts`, L2-normalised. A text longer than one window gets the
+   * normalised mean of its windows' embeddings; an empty text gets the zero vector.
+   */
+  async embed(texts: readonly string[]): Promise<Float32Array[]> {
+    const owner: number[] = [];
+    const all: number[][] = [];
+    texts.forEach((text, i) => {
+      for (const w of this.windows(text)) {
+        owner.push(i);
+        all.push(w);
+      }
+    });
+    const outputs = await this.runWindows(all, ["sentence"]);
+    const h = this.hiddenSize;
+    const sums = texts.map(() => new Float32Array(h));
+    outputs.forEach((o, j) => {
+      const sum = sums[owner[j]!]!;
+      for (let c = 0; c < h; c++) sum[c]! += o.sentence![c]!;
+    });
+    for (const v of sums) normalize(v);
+    return sums;
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+export function normalize(v: Float32Array): void {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i]! * v[i]!;
+  if (s === 0) return;
+  const inv = 1 / Math.sqrt(s);
+  for (let i = 0; i < v.length; i++) v[i]! *= inv;
+}
+
+/** The ORT version actually loaded (for logs and bench metadata). */
+export function ortVersion(): string {
+  const require = createRequire(import.meta.url);
+  return (JSON.parse(readFileSync(require.resolve("onnxruntime-node/package.json"), "utf8")) as { version: string }).version;
+}

@@ -1,0 +1,130 @@
+// Model packs: a model is data. A pack is a folder holding `manifest.json` beside its weight
+// files; the manifest says what the files are and how to use them, and its fingerprint (a hash
+// of every weight file) is what indexes record so they never mix vectors from two models.
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import { ErrorCode, LoupeError } from "../errors.js";
+
+/** The manifest format this build reads and writes. */
+export const PACK_FORMAT = 1;
+
+const fileName = z
+  .string()
+  .min(1)
+  .refine((f) => !f.includes("/") && !f.includes("\\") && f !== "." && f !== "..", "must be a plain file name inside the pack");
+
+export const ManifestSchema = z.object({
+  format: z.number().int(),
+  name: z.string().min(1),
+  version: z.string().min(1),
+  /** "sha256:<hex>" over the weight files; see `fingerprintFiles`. */
+  fingerprint: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  source: z.string().min(1),
+  license: z.string().min(1),
+  tokenizer: z.object({
+    /** Only "use-sentencepiece" (the USE unigram vocabulary as [piece, score] pairs) so far. */
+    kind: z.literal("use-sentencepiece"),
+    file: fileName,
+  }),
+  encoder: z.object({
+    file: fileName,
+    /** Output names of the ONNX graph. */
+    outputs: z.object({ layer0: z.string(), layer1: z.string(), sentence: z.string() }),
+  }),
+  /** Longest token sequence one encoder window takes. */
+  maxTokens: z.number().int().positive(),
+  /** Tokens shared by neighbouring windows of a long text (0 ≤ overlap < maxTokens). */
+  windowOverlap: z.number().int().nonnegative(),
+  hiddenSize: z.number().int().positive(),
+  sparseHead: z.object({
+    /** Which layer's token states feed the sparse head (0 or 1 for USE-Lite). */
+    layer: z.number().int().nonnegative(),
+    /** SAE latent count when the pack ships an SAE, else null. */
+    saeWidth: z.number().int().positive().nullable(),
+  }),
+  topK: z.object({ query: z.number().int().positive(), document: z.number().int().positive() }),
+  /** Every file the fingerprint covers, in the order it is hashed. */
+  weights: z.array(fileName).min(1),
+});
+export type Manifest = z.infer<typeof ManifestSchema>;
+
+export interface ModelPack {
+  dir: string;
+  manifest: Manifest;
+  path(file: string): string;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/** The fingerprint of a set of files: sha256 over each file's name and content hash, in order. */
+export async function fingerprintFiles(dir: string, files: readonly string[]): Promise<string> {
+  const outer = createHash("sha256");
+  for (const f of files) outer.update(`${f}\0${await sha256File(join(dir, f))}\n`);
+  return `sha256:${outer.digest("hex")}`;
+}
+
+/**
+ * Opens and validates the pack in `dir`: the manifest parses, its format is supported, every
+ * named file exists, and the weight files hash to the manifest's fingerprint.
+ */
+export async function loadPack(dir: string): Promise<ModelPack> {
+  const manifestPath = join(dir, "manifest.json");
+  let raw: string;
+  try {
+    raw = await readFile(manifestPath, "utf8");
+  } catch {
+    throw new LoupeError(ErrorCode.PackMissingFile, `model pack ${dir} has no manifest.json; is this a Loupe model pack folder?`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (e) {
+    throw new LoupeError(ErrorCode.PackInvalidManifest, `${manifestPath} is not valid JSON (${(e as Error).message})`);
+  }
+  const format = (json as { format?: unknown })?.format;
+  if (typeof format === "number" && format !== PACK_FORMAT) {
+    throw new LoupeError(
+      ErrorCode.PackUnsupportedVersion,
+      `${manifestPath} has pack format ${format}; this Loupe reads format ${PACK_FORMAT}. ` +
+        (format > PACK_FORMAT ? "Upgrade Loupe to use this pack." : "Rebuild the pack with this Loupe's converter."),
+    );
+  }
+  const parsed = ManifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    throw new LoupeError(ErrorCode.PackInvalidManifest, `${manifestPath} is not a valid manifest: ${problems}`);
+  }
+  const manifest = parsed.data;
+  if (manifest.windowOverlap >= manifest.maxTokens) {
+    throw new LoupeError(ErrorCode.PackInvalidManifest, `${manifestPath}: windowOverlap must be smaller than maxTokens`);
+  }
+  const needed = new Set([manifest.tokenizer.file, manifest.encoder.file, ...manifest.weights]);
+  for (const f of needed) {
+    try {
+      if (!(await stat(join(dir, f))).isFile()) throw new Error("not a file");
+    } catch {
+      throw new LoupeError(ErrorCode.PackMissingFile, `model pack ${manifest.name} is missing ${f} (expected at ${join(dir, f)}); reinstall or rebuild the pack`);
+    }
+  }
+  for (const f of [manifest.tokenizer.file, manifest.encoder.file]) {
+    if (!manifest.weights.includes(f)) {
+      throw new LoupeError(ErrorCode.PackInvalidManifest, `${manifestPath}: ${f} must be listed in "weights" so the fingerprint covers it`);
+    }
+  }
+  const actual = await fingerprintFiles(dir, manifest.weights);
+  if (actual !== manifest.fingerprint) {
+    throw new LoupeError(
+      ErrorCode.PackFingerprintMismatch,
+      `model pack ${manifest.name} in ${dir} does not match its fingerprint (manifest ${manifest.fingerprint.slice(0, 19)}…, files ${actual.slice(0, 19)}…): ` +
+        "a weight file was changed or damaged. Restore the pack, or delete the folder to have the default pack rebuilt.",
+    );
+  }
+  return { dir, manifest, path: (file) => join(dir, file) };
+}

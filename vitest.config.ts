@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    // onnxruntime-node and TF.js are native/wasm heavy; forks isolate them cleanly.
+    pool: "forks",
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    reporters: ["default", "./test/support/plain-summary.ts"],
+  },
+});
