@@ -1,1 +1,115 @@
-export {};
+// bench/encode: encoder throughput (tokens/s) through Loupe's Encoder against a bare
+// onnxruntime-node session on the same model, inputs and thread settings, in one run. The two
+// are measured in alternating rounds so machine noise hits both alike; the ratio says how much
+// the wrapper (tensor building, output slicing, batching) costs. Goal: ratio ≥ 0.8.
+//
+//   npm run bench:encode [-- --provider cpu|cuda|webgpu|auto] [--threads N] [--seconds S] [--out FILE]
+import { mkdir, writeFile } from "node:fs/promises";
+import { availableParallelism, cpus } from "node:os";
+import { dirname, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import ort from "onnxruntime-node";
+import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
+import { Encoder, ortVersion, type ProviderChoice } from "@loupe/daemon/model/encoder";
+import { cacheDir } from "@loupe/daemon/paths";
+
+const { values } = parseArgs({
+  options: {
+    provider: { type: "string", default: "cpu" },
+    threads: { type: "string" },
+    seconds: { type: "string", default: "1.5" },
+    out: { type: "string", default: "bench/results/encode.json" },
+  },
+});
+const threads = values.threads ? Number(values.threads) : availableParallelism();
+const secondsPerSide = Number(values.seconds);
+const BATCHES = [1, 8, 32];
+const LENGTHS = [32, 128];
+const ROUNDS = 5;
+
+// A fixed pseudo-random stream (mulberry32), so every run feeds the same token ids.
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+async function timeFor(seconds: number, body: () => Promise<unknown>): Promise<{ runs: number; ms: number }> {
+  const start = performance.now();
+  let runs = 0;
+  while (performance.now() - start < seconds * 1000) {
+    await body();
+    runs++;
+  }
+  return { runs, ms: performance.now() - start };
+}
+
+const pack = await ensureDefaultPack({ cacheDir: cacheDir(), log: (l) => process.stderr.write(`${l}\n`) });
+const provider = values.provider as ProviderChoice;
+const encoder = await Encoder.open(pack, { provider, threads, batchSize: 32, log: (l) => process.stderr.write(`${l}\n`) });
+const bare = await ort.InferenceSession.create(pack.path(pack.manifest.encoder.file), {
+  executionProviders: [encoder.provider],
+  intraOpNumThreads: threads,
+  interOpNumThreads: 1,
+  graphOptimizationLevel: "all",
+});
+const output = pack.manifest.encoder.outputs.layer1;
+
+const rows = [];
+for (const length of LENGTHS) {
+  for (const batch of BATCHES) {
+    const random = rng(batch * 1000 + length);
+    const windows = Array.from({ length: batch }, () => Array.from({ length }, () => 6 + Math.floor(random() * 7990)));
+    const ids = BigInt64Array.from(windows.flat(), (v) => BigInt(v));
+    const feeds = {
+      input_ids: new ort.Tensor("int64", ids, [batch, length]),
+      attention_mask: new ort.Tensor("int64", new BigInt64Array(batch * length).fill(1n), [batch, length]),
+    };
+    const wrapperRun = () => encoder.runWindows(windows, ["layer1"]);
+    const bareRun = () => bare.run(feeds, [output]);
+    await wrapperRun();
+    await bareRun();
+    let wrapper = { runs: 0, ms: 0 };
+    let base = { runs: 0, ms: 0 };
+    for (let round = 0; round < ROUNDS; round++) {
+      const w = await timeFor(secondsPerSide / ROUNDS, wrapperRun);
+      const b = await timeFor(secondsPerSide / ROUNDS, bareRun);
+      wrapper = { runs: wrapper.runs + w.runs, ms: wrapper.ms + w.ms };
+      base = { runs: base.runs + b.runs, ms: base.ms + b.ms };
+    }
+    const tokensPerRun = batch * length;
+    const wrapperTps = (wrapper.runs * tokensPerRun) / (wrapper.ms / 1000);
+    const bareTps = (base.runs * tokensPerRun) / (base.ms / 1000);
+    const row = {
+      batch,
+      tokens: length,
+      wrapper_tokens_per_s: Math.round(wrapperTps),
+      bare_tokens_per_s: Math.round(bareTps),
+      ratio: Math.round((wrapperTps / bareTps) * 1000) / 1000,
+      wrapper_ms_per_batch: Math.round((wrapper.ms / wrapper.runs) * 100) / 100,
+      bare_ms_per_batch: Math.round((base.ms / base.runs) * 100) / 100,
+    };
+    rows.push(row);
+    process.stderr.write(`batch ${batch} × ${length} tokens: wrapper ${row.wrapper_tokens_per_s} tok/s, bare ${row.bare_tokens_per_s} tok/s, ratio ${row.ratio}\n`);
+  }
+}
+
+const result = {
+  bench: "encode",
+  date: new Date().toISOString(),
+  machine: { cpu: cpus()[0]?.model ?? "unknown", cores: availableParallelism(), node: process.version, onnxruntime: ortVersion() },
+  pack: { name: pack.manifest.name, fingerprint: pack.manifest.fingerprint },
+  provider: encoder.provider,
+  threads,
+  output,
+  rows,
+};
+const out = resolve(values.out);
+await mkdir(dirname(out), { recursive: true });
+await writeFile(out, JSON.stringify(result, null, 2) + "\n");
+process.stdout.write(JSON.stringify(result) + "\n");
+await encoder.close();
+await bare.release();

@@ -1,0 +1,175 @@
+// The `loupe` command line. It parses arguments, opens what a command needs, prints results on
+// stdout and logs on stderr; the work itself lives in the engine modules.
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { ErrorCode, isLoupeError, LoupeError } from "../errors.js";
+import { readEvalSet } from "../eval/beir.js";
+import { EVAL_MODES, runEval, type EvalMode } from "../eval/run.js";
+import { ensureDefaultPack } from "../model/default-pack.js";
+import { Encoder, type ProviderChoice } from "../model/encoder.js";
+import { loadPack, type ModelPack } from "../model/pack.js";
+import { cacheDir } from "../paths.js";
+import { FolderIndex, type SearchMode } from "../workspace/folder-search.js";
+import { progressReporter } from "./progress.js";
+
+const USAGE = `loupe — local search for code and notes
+
+Usage:
+  loupe search <query> [--root DIR] [--mode lexical|dense] [--k N] [--json]
+      Index DIR (default: .) in memory and print the best chunks.
+  loupe eval --set DIR --mode lexical|dense [--json]
+      Score a retrieval mode on a BEIR-layout set (corpus.jsonl, queries.jsonl, qrels.tsv).
+  loupe pack [--json]
+      Show the model pack in use (the default pack is converted on first use).
+
+Model options (search, eval, pack):
+  --pack DIR        use the model pack in DIR instead of the default pack
+  --provider P      auto (default) | cpu | cuda | webgpu
+  --threads N       CPU threads for the encoder (default: all cores)
+  --quiet           no progress or log lines on stderr
+`;
+
+const OPTIONS = {
+  root: { type: "string" },
+  mode: { type: "string" },
+  k: { type: "string" },
+  json: { type: "boolean" },
+  set: { type: "string" },
+  pack: { type: "string" },
+  provider: { type: "string" },
+  threads: { type: "string" },
+  quiet: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+} satisfies ParseArgsConfig["options"];
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
+
+function usageError(message: string): never {
+  throw new LoupeError(ErrorCode.BadArgument, `${message}\nRun \`loupe --help\` for usage.`);
+}
+
+function positiveInt(name: string, raw: string | undefined, fallback: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > max) usageError(`--${name} must be an integer from 1 to ${max}, got "${raw}"`);
+  return n;
+}
+
+function oneOf<T extends string>(name: string, raw: string | undefined, allowed: readonly T[], fallback?: T): T {
+  if (raw === undefined) {
+    if (fallback !== undefined) return fallback;
+    usageError(`--${name} is required (${allowed.join(" | ")})`);
+  }
+  if (!(allowed as readonly string[]).includes(raw)) usageError(`--${name} must be one of ${allowed.join(", ")}; got "${raw}"`);
+  return raw as T;
+}
+
+function makeLog(values: Values): (line: string) => void {
+  return values.quiet ? () => {} : (line) => process.stderr.write(`${line}\n`);
+}
+
+async function openPack(values: Values): Promise<ModelPack> {
+  const log = makeLog(values);
+  return values.pack ? loadPack(resolve(values.pack)) : ensureDefaultPack({ cacheDir: cacheDir(), log });
+}
+
+async function openEncoder(values: Values): Promise<Encoder> {
+  const provider = oneOf<ProviderChoice>("provider", values.provider, ["auto", "cpu", "cuda", "webgpu"], "auto");
+  const threads = values.threads === undefined ? undefined : positiveInt("threads", values.threads, 1, 256);
+  return Encoder.open(await openPack(values), { provider, ...(threads ? { threads } : {}), log: makeLog(values) });
+}
+
+async function cmdSearch(values: Values, positionals: string[]): Promise<void> {
+  const query = positionals.join(" ").trim();
+  if (!query) usageError("search needs a query, e.g. loupe search \"parse config file\"");
+  const mode = oneOf<SearchMode>("mode", values.mode, ["lexical", "dense"], "lexical");
+  const k = positiveInt("k", values.k, 10, 1000);
+  const root = resolve(values.root ?? ".");
+  const encoder = mode === "dense" ? await openEncoder(values) : null;
+  const index = await FolderIndex.build(root, encoder);
+  makeLog(values)(`indexed ${index.files} files as ${index.chunkCount} chunks under ${root} (${index.skipped.length} skipped)`);
+  const results = await index.search(query, mode, k);
+  await encoder?.close();
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ query, mode, root, results }) + "\n");
+    return;
+  }
+  if (results.length === 0) process.stdout.write("no results\n");
+  for (const r of results) process.stdout.write(`${r.path}:${r.startLine}-${r.endLine}  ${r.score.toFixed(4)}  ${r.preview}\n`);
+}
+
+async function cmdEval(values: Values): Promise<void> {
+  if (!values.set) usageError("eval needs --set DIR (a folder with corpus.jsonl, queries.jsonl, qrels.tsv)");
+  const mode = oneOf<EvalMode>("mode", values.mode, EVAL_MODES);
+  const set = await readEvalSet(resolve(values.set));
+  const encoder = mode === "dense" ? await openEncoder(values) : undefined;
+  const progress = values.quiet ? null : progressReporter();
+  const result = await runEval(set, {
+    name: values.set.replace(/\/+$/, ""),
+    mode,
+    ...(encoder ? { encoder } : {}),
+    ...(progress ? { onProgress: progress.update } : {}),
+  });
+  progress?.stop();
+  await encoder?.close();
+  if (values.json) {
+    process.stdout.write(JSON.stringify(result) + "\n");
+    return;
+  }
+  process.stdout.write(
+    `set ${result.set} · mode ${result.mode} · ${result.queries} queries\n` +
+      `nDCG@10 ${result["ndcg@10"].toFixed(4)}  MRR@10 ${result["mrr@10"].toFixed(4)}  R@100 ${result["recall@100"].toFixed(4)}  (${result.seconds} s)\n`,
+  );
+}
+
+async function cmdPack(values: Values): Promise<void> {
+  const encoder = await openEncoder(values);
+  const m = encoder.pack.manifest;
+  await encoder.close();
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ dir: encoder.pack.dir, provider: encoder.provider, manifest: m }) + "\n");
+    return;
+  }
+  process.stdout.write(
+    `${m.name} ${m.version}\n  fingerprint ${m.fingerprint}\n  folder      ${encoder.pack.dir}\n` +
+      `  source      ${m.source} (${m.license})\n  provider    ${encoder.provider}\n` +
+      `  windows     ${m.maxTokens} tokens, overlap ${m.windowOverlap}; hidden size ${m.hiddenSize}\n` +
+      `  sparse head layer ${m.sparseHead.layer}, SAE ${m.sparseHead.saeWidth ?? "none yet"}; top-k ${m.topK.query}/${m.topK.document}\n`,
+  );
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    process.stderr.write(`loupe: ${(e as Error).message}\nRun \`loupe --help\` for usage.\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.version) {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return command || values.help ? 0 : 2;
+  }
+  try {
+    if (command === "search") await cmdSearch(values, rest);
+    else if (command === "eval") await cmdEval(values);
+    else if (command === "pack") await cmdPack(values);
+    else usageError(`unknown command "${command}"`);
+    return 0;
+  } catch (e) {
+    if (isLoupeError(e)) {
+      process.stderr.write(`loupe: ${e.message}\n`);
+      return e.code === ErrorCode.BadArgument ? 2 : 1;
+    }
+    throw e;
+  }
+}
