@@ -3,6 +3,7 @@
 // folder is keyed by a hash of the source files and the converter version, so a new package
 // version or converter rebuilds it, and a finished folder is never rewritten in place.
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdir, open, readFile, rename, rm, writeFile, copyFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -45,12 +46,13 @@ export async function ensureDefaultPack({ cacheDir, log = () => {} }: EnsureOpti
   const sourceDir = defaultPackSourceDir();
   const { key, version } = await sourceKey(sourceDir);
   const packDir = join(cacheDir, "packs", `use-lite-en-${key}`);
+  // The folder only ever appears complete (it is renamed into place), so if it exists but does
+  // not load, it was damaged afterwards and is rebuilt.
+  const existed = existsSync(packDir);
   try {
     return await loadPack(packDir);
   } catch (e) {
-    if ((e as { code?: string }).code !== "PACK_MISSING_FILE") {
-      log(`default pack in ${packDir} is unusable (${(e as Error).message}); rebuilding it`);
-    }
+    if (existed) log(`default pack in ${packDir} is unusable (${(e as Error).message}); rebuilding it`);
   }
   const started = Date.now();
   log(`converting ${SOURCE_PACKAGE}@${version} to ONNX (first use) …`);
@@ -78,7 +80,7 @@ export async function ensureDefaultPack({ cacheDir, log = () => {} }: EnsureOpti
     };
     await writeFile(join(tmp, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
     for (const f of [...weights, "manifest.json"]) await fsyncPath(join(tmp, f));
-    await rm(packDir, { recursive: true, force: true });
+    if (existed) await rm(packDir, { recursive: true, force: true });
     try {
       await rename(tmp, packDir);
     } catch (e) {

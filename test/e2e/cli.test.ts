@@ -1,0 +1,99 @@
+// Tier: end-to-end. The built `loupe` executable in a real child process, as a user runs it
+// (needs `npm run build`, which `npm test` does first).
+import { execFile } from "node:child_process";
+import { mkdtemp, writeFile, cp, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+import { TEST_CACHE, testPack } from "../support/default-pack.js";
+
+const BIN = new URL("../../daemon/bin/loupe.js", import.meta.url).pathname;
+const TINY = new URL("../../fixtures/eval/tiny", import.meta.url).pathname;
+const WORKSPACE = new URL("../../fixtures/workspace", import.meta.url).pathname;
+
+async function loupe(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], {
+      env: { ...process.env, LOUPE_CACHE_DIR: TEST_CACHE },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+beforeAll(async () => {
+  await testPack(); // convert once, outside the timed CLI calls
+});
+
+describe("loupe eval", () => {
+  it.each(["lexical", "dense"])("prints one JSON object in --json mode (%s)", async (mode) => {
+    const r = await loupe("eval", "--set", TINY, "--mode", mode, "--json", "--quiet");
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(Object.keys(result).sort()).toEqual(["mode", "mrr@10", "ndcg@10", "queries", "recall@100", "seconds", "set"].sort());
+    expect(result).toMatchObject({ set: TINY, mode, queries: 6 });
+    // Six easy queries over eight documents: both channels get most of them right.
+    expect(result["ndcg@10"]).toBeGreaterThan(mode === "lexical" ? 0.9 : 0.5);
+    expect(result["recall@100"]).toBe(1);
+  });
+  it("prints a readable summary without --json", async () => {
+    const r = await loupe("eval", "--set", TINY, "--mode", "lexical");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/nDCG@10 \d\.\d{4}\s+MRR@10 \d\.\d{4}\s+R@100 \d\.\d{4}/);
+  });
+  it("rejects a missing or unknown mode and a missing set", async () => {
+    expect(await loupe("eval", "--set", TINY)).toMatchObject({ code: 2, stderr: expect.stringMatching(/--mode is required/) });
+    expect(await loupe("eval", "--set", TINY, "--mode", "magic")).toMatchObject({ code: 2, stderr: expect.stringMatching(/lexical, dense/) });
+    expect(await loupe("eval", "--set", "/nonexistent", "--mode", "lexical")).toMatchObject({ code: 1, stderr: expect.stringMatching(/corpus\.jsonl/) });
+  });
+});
+
+describe("loupe search", () => {
+  it("finds code by its words and notes in other scripts, with 1-based lines", async () => {
+    const r = await loupe("search", "retry with exponential backoff", "--root", WORKSPACE, "--json", "--quiet");
+    expect(r.code).toBe(0);
+    const { results } = JSON.parse(r.stdout);
+    expect(results[0]).toMatchObject({ path: "src/retry.py", startLine: 1 });
+    const zh = JSON.parse((await loupe("search", "城市的历史", "--root", WORKSPACE, "--json", "--quiet")).stdout);
+    expect(zh.results[0].path).toBe("notes/读书笔记.md");
+  });
+  it("runs the dense channel too", async () => {
+    const r = await loupe("search", "health check endpoint for the load balancer", "--root", WORKSPACE, "--mode", "dense", "--json", "--quiet");
+    expect(r.code).toBe(0);
+    const { results } = JSON.parse(r.stdout);
+    expect(results.length).toBeGreaterThan(0);
+    expect(results.every((h: { score: number }) => h.score <= 1 && h.score >= -1)).toBe(true);
+  });
+  it("skips the binary file and says how many it skipped", async () => {
+    const r = await loupe("search", "diagram", "--root", WORKSPACE);
+    expect(r.stderr).toMatch(/\(\d+ skipped\)/);
+    expect(r.stdout).not.toMatch(/diagram\.png/);
+  });
+  it("asks for a query", async () => {
+    expect(await loupe("search")).toMatchObject({ code: 2, stderr: expect.stringMatching(/needs a query/) });
+  });
+});
+
+describe("loupe pack", () => {
+  it("reports the default pack and the provider it runs on", async () => {
+    const r = await loupe("pack", "--json", "--provider", "cpu");
+    expect(r.code).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(info.provider).toBe("cpu");
+    expect(info.manifest).toMatchObject({ name: "use-lite-en", maxTokens: 128, hiddenSize: 512 });
+    expect(info.manifest.fingerprint).toMatch(/^sha256:/);
+  });
+  it("refuses a damaged pack with an actionable message", async () => {
+    const pack = await testPack();
+    const copy = await mkdtemp(join(tmpdir(), "loupe-damaged-"));
+    await cp(pack.dir, copy, { recursive: true });
+    const vocab = await readFile(join(copy, "vocab.json"), "utf8");
+    await writeFile(join(copy, "vocab.json"), vocab.replace("▁the", "▁teh"));
+    const r = await loupe("pack", "--pack", copy);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/does not match its fingerprint.*Restore the pack/);
+  });
+});

@@ -1,0 +1,30 @@
+// Tier: integration (real conversion into a temp cache). The default pack is built on first use
+// in seconds, reused afterwards, and rebuilt when damaged.
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ensureDefaultPack } from "../../daemon/src/model/default-pack.js";
+
+describe("ensureDefaultPack", () => {
+  it("converts once, reuses the result, and rebuilds a damaged one", async () => {
+    const cacheDir = await mkdtemp(join(tmpdir(), "loupe-cache-"));
+    const lines: string[] = [];
+    const log = (l: string) => lines.push(l);
+    const started = performance.now();
+    const first = await ensureDefaultPack({ cacheDir, log });
+    console.log(`default pack conversion took ${Math.round(performance.now() - started)} ms`);
+    expect(lines.some((l) => l.startsWith("converting"))).toBe(true);
+    expect(first.dir.startsWith(join(cacheDir, "packs"))).toBe(true);
+
+    lines.length = 0;
+    const again = await ensureDefaultPack({ cacheDir, log });
+    expect(again.dir).toBe(first.dir);
+    expect(lines).toEqual([]);
+
+    await writeFile(first.path("model.onnx"), "damaged");
+    const rebuilt = await ensureDefaultPack({ cacheDir, log });
+    expect(lines.join("\n")).toMatch(/unusable .* rebuilding/);
+    expect(rebuilt.manifest.fingerprint).toBe(first.manifest.fingerprint);
+  });
+});
