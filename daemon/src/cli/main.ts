@@ -6,6 +6,8 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ErrorCode, isLoupeError, LoupeError } from "../errors.js";
 import { readEvalSet } from "../eval/beir.js";
 import { EVAL_MODES, runEval, type EvalMode } from "../eval/run.js";
+import { loadLabels } from "../model/labels.js";
+import { DEFAULT_FUSION, type FusionKind } from "../search/fusion.js";
 import { ensureDefaultPack } from "../model/default-pack.js";
 import { Encoder, type ProviderChoice } from "../model/encoder.js";
 import { loadPack, type ModelPack } from "../model/pack.js";
@@ -18,8 +20,11 @@ const USAGE = `loupe — local search for code and notes
 Usage:
   loupe search <query> [--root DIR] [--mode lexical|dense] [--k N] [--json]
       Index DIR (default: .) in memory and print the best chunks.
-  loupe eval --set DIR --mode lexical|dense [--json]
+  loupe eval --set DIR --mode lexical|dense|latent|hybrid [--json]
+            [--fusion wsum|rrf] [--alpha A] [--query-k N] [--doc-k N]
       Score a retrieval mode on a BEIR-layout set (corpus.jsonl, queries.jsonl, qrels.tsv).
+  loupe encode <text> [--query] [--k N] [--json]
+      Print the text's active SAE latents with weights and labels.
   loupe pack [--json]
       Show the model pack in use (the default pack is converted on first use).
 
@@ -40,6 +45,11 @@ const OPTIONS = {
   provider: { type: "string" },
   threads: { type: "string" },
   quiet: { type: "boolean" },
+  query: { type: "boolean" },
+  fusion: { type: "string" },
+  alpha: { type: "string" },
+  "query-k": { type: "string" },
+  "doc-k": { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } satisfies ParseArgsConfig["options"];
@@ -103,12 +113,20 @@ async function cmdSearch(values: Values, positionals: string[]): Promise<void> {
 async function cmdEval(values: Values): Promise<void> {
   if (!values.set) usageError("eval needs --set DIR (a folder with corpus.jsonl, queries.jsonl, qrels.tsv)");
   const mode = oneOf<EvalMode>("mode", values.mode, EVAL_MODES);
+  const fusion = {
+    ...DEFAULT_FUSION,
+    kind: oneOf<FusionKind>("fusion", values.fusion, ["wsum", "rrf"], DEFAULT_FUSION.kind),
+    alpha: fraction("alpha", values.alpha, DEFAULT_FUSION.alpha),
+  };
   const set = await readEvalSet(resolve(values.set));
-  const encoder = mode === "dense" ? await openEncoder(values) : undefined;
+  const encoder = mode === "lexical" ? undefined : await openEncoder(values);
   const progress = values.quiet ? null : progressReporter();
   const result = await runEval(set, {
     name: values.set.replace(/\/+$/, ""),
     mode,
+    fusion,
+    ...(values["query-k"] ? { queryK: positiveInt("query-k", values["query-k"], 40, 65536) } : {}),
+    ...(values["doc-k"] ? { docK: positiveInt("doc-k", values["doc-k"], 400, 65536) } : {}),
     ...(encoder ? { encoder } : {}),
     ...(progress ? { onProgress: progress.update } : {}),
   });
@@ -122,6 +140,34 @@ async function cmdEval(values: Values): Promise<void> {
     `set ${result.set} · mode ${result.mode} · ${result.queries} queries\n` +
       `nDCG@10 ${result["ndcg@10"].toFixed(4)}  MRR@10 ${result["mrr@10"].toFixed(4)}  R@100 ${result["recall@100"].toFixed(4)}  (${result.seconds} s)\n`,
   );
+}
+
+function fraction(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const x = Number(raw);
+  if (!Number.isFinite(x) || x < 0 || x > 1) usageError(`--${name} must be a number from 0 to 1, got "${raw}"`);
+  return x;
+}
+
+async function cmdEncode(values: Values, positionals: string[]): Promise<void> {
+  const text = positionals.join(" ");
+  if (!text.trim()) usageError("encode needs a text, e.g. loupe encode \"open a database connection\"");
+  const encoder = await openEncoder(values);
+  try {
+    const kind = values.query ? "query" : "document";
+    const k = values.k === undefined ? undefined : positiveInt("k", values.k, 40, encoder.pack.manifest.sparseHead.saeWidth ?? 1);
+    const [v] = await encoder.encodeSparse([text], kind, k);
+    const labels = await loadLabels(encoder.pack);
+    const latents = Array.from(v!.ids, (id, i) => ({ id, weight: Math.round(v!.weights[i]! * 10000) / 10000, label: labels?.[id] ?? "" }));
+    if (values.json) {
+      process.stdout.write(JSON.stringify({ latents }) + "\n");
+      return;
+    }
+    if (latents.length === 0) process.stdout.write("no active latents\n");
+    for (const l of latents) process.stdout.write(`${String(l.id).padStart(6)}  ${l.weight.toFixed(4)}  ${l.label}\n`);
+  } finally {
+    await encoder.close();
+  }
 }
 
 async function cmdPack(values: Values): Promise<void> {
@@ -163,6 +209,7 @@ export async function main(argv: string[]): Promise<number> {
     if (command === "search") await cmdSearch(values, rest);
     else if (command === "eval") await cmdEval(values);
     else if (command === "pack") await cmdPack(values);
+    else if (command === "encode") await cmdEncode(values, rest);
     else usageError(`unknown command "${command}"`);
     return 0;
   } catch (e) {

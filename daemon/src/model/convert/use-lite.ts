@@ -15,19 +15,34 @@
 // Outputs: hidden_layer0 [B,T,512], hidden_layer1 [B,T,512] (zero at padding),
 //          sentence_embedding [B,512].
 import { DataType, GraphBuilder } from "../onnx/graph.js";
+import type { SaeEncoder } from "../sae-format.js";
 import type { TfjsTensor } from "../tfjs-weights.js";
 
 /** Bumped whenever the emitted graph changes, so cached conversions are rebuilt. */
-export const CONVERTER_VERSION = 1;
-export const OPSET = 17;
+export const CONVERTER_VERSION = 2;
+export const OPSET = 18; // ScatterElements with reduction "max" needs 18
 export const HIDDEN_SIZE = 512;
 export const MAX_POSITIONS = 128;
-export const OUTPUTS = { layer0: "hidden_layer0", layer1: "hidden_layer1", sentence: "sentence_embedding" } as const;
+export const OUTPUTS = {
+  layer0: "hidden_layer0",
+  layer1: "hidden_layer1",
+  sentence: "sentence_embedding",
+  latentIds: "latent_ids",
+  latentWeights: "latent_weights",
+} as const;
 
 const ENC = "module_apply_default/Encoder_en/KonaTransformer/Encode/";
 const VARS = "module/Encoder_en/KonaTransformer/Encode/";
 
-export function convertUseLite(weights: Map<string, TfjsTensor>): Uint8Array {
+/**
+ * With `sae`, the graph also carries the fused sparse head (SPLARE):
+ *   z = W_enc·(scale·h − b_pre) + b_enc over the chosen layer's token states h,
+ *   u = max over the tokens of every window of a text of log(1 + ReLU(z)),
+ *   then Top-K per text. Extra inputs: top_k [1], text_of_window [B] (which text each window
+ *   row belongs to, 0-based) and text_count [1]. Outputs latent_ids [texts, K] (int64) and
+ *   latent_weights [texts, K] (descending; zeros past a text's active latents).
+ */
+export function convertUseLite(weights: Map<string, TfjsTensor>, sae?: SaeEncoder): Uint8Array {
   const w = (name: string): TfjsTensor => {
     const t = weights.get(name);
     if (!t) throw new Error(`USE-Lite weight missing: ${name} (is this the right model package?)`);
@@ -113,8 +128,35 @@ export function convertUseLite(weights: Map<string, TfjsTensor>): Uint8Array {
   const sumSq = g.op("Max", [g.op("ReduceSum", [g.op("Mul", [t, t]), "axis_last"], { keepdims: 1 }), g.scalar("tiny", 1e-12)]);
   const sentence = g.op("Mul", [t, g.op("Reciprocal", [g.op("Sqrt", [sumSq])])]);
 
+  if (sae) sparseHead(g, sae, sae.meta.layer === 0 ? layer0 : layer1, mask3);
+
   g.output(OUTPUTS.layer0, layer0, DataType.FLOAT, ["batch", "seq", HIDDEN_SIZE]);
   g.output(OUTPUTS.layer1, layer1, DataType.FLOAT, ["batch", "seq", HIDDEN_SIZE]);
   g.output(OUTPUTS.sentence, sentence, DataType.FLOAT, ["batch", HIDDEN_SIZE]);
   return g.serialize(OPSET, "loupe-convert-use-lite", { converter_version: String(CONVERTER_VERSION) });
+}
+
+function sparseHead(g: GraphBuilder, sae: SaeEncoder, states: string, mask3: string): void {
+  const { width, dim, scale } = sae.meta;
+  if (dim !== HIDDEN_SIZE) throw new Error(`SAE reads ${dim}-dim states; USE-Lite has ${HIDDEN_SIZE}`);
+  const topK = g.input("top_k", DataType.INT64, [1]);
+  const owner = g.input("text_of_window", DataType.INT64, ["batch"]);
+  const texts = g.input("text_count", DataType.INT64, [1]);
+  // W_enc is stored transposed (dim × width) in half precision; the Cast is constant-folded
+  // when the session loads, so inference runs in float32.
+  const transposed = new Uint16Array(width * dim);
+  for (let j = 0; j < width; j++) for (let c = 0; c < dim; c++) transposed[c * width + j] = sae.wEnc[j * dim + c]!;
+  const wEnc = g.op("Cast", [g.constant("sae_w_enc_t", transposed, [dim, width], true)], { to: DataType.FLOAT });
+  const centred = g.op("Sub", [g.op("Mul", [states, g.scalar("sae_scale", scale)]), g.constant("sae_b_pre", sae.bPre, [dim])]);
+  const z = g.op("Add", [g.op("MatMul", [centred, wEnc]), g.constant("sae_b_enc", sae.bEnc, [width])]); // [B,T,W]
+  const act = g.op("Mul", [g.op("Log", [g.op("Add", [g.op("Relu", [z]), g.scalar("sae_one", 1)])]), mask3]);
+  const perWindow = g.op("ReduceMax", [act, g.ints("sae_axis_tokens", [1])], { keepdims: 0 }); // [B,W]
+  // Max across each text's windows: scatter rows into [texts, W] with reduction "max" (≥ 0).
+  const shape = g.op("Concat", [texts, g.ints("sae_width", [width])], { axis: 0 });
+  const zeros = g.op("ConstantOfShape", [shape]); // float32 zeros
+  const rowIndex = g.op("Expand", [g.op("Unsqueeze", [owner, g.ints("sae_axis1", [1])]), g.op("Shape", [perWindow])]);
+  const perText = g.op("ScatterElements", [zeros, rowIndex, perWindow], { axis: 0, reduction: "max" });
+  const [values, ids] = g.opMulti("TopK", [perText, topK], { axis: -1, largest: 1, sorted: 1 }, 2) as [string, string];
+  g.output(OUTPUTS.latentWeights, values, DataType.FLOAT, ["texts", "k"]);
+  g.output(OUTPUTS.latentIds, ids, DataType.INT64, ["texts", "k"]);
 }

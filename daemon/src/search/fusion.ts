@@ -1,0 +1,41 @@
+// Fusing the lexical and latent channels into one ranking. Two standard choices, both exposed
+// so `loupe eval` can measure them side by side; the default is the one measured best
+// (docs/quality.md).
+import type { Hit } from "./topk.js";
+
+export type FusionKind = "rrf" | "wsum";
+
+export interface FusionOptions {
+  kind: FusionKind;
+  /** wsum: weight of the lexical channel in [0, 1]; the latent channel gets 1 − alpha. */
+  alpha: number;
+  /** rrf: the rank offset k in 1 / (k + rank); default 60 (Cormack et al.). */
+  rrfK: number;
+  /** How many hits of each channel take part; default 1000. */
+  depth: number;
+}
+
+export const DEFAULT_FUSION: FusionOptions = { kind: "wsum", alpha: 0.5, rrfK: 60, depth: 1000 };
+
+/**
+ * Combines two best-first hit lists. `wsum` divides each channel's scores by that channel's
+ * top score for the query (so both lie in [0, 1]) and adds them with weights alpha and
+ * 1 − alpha; `rrf` adds reciprocal ranks. Ties break by document number.
+ */
+export function fuse(lexical: Hit[], latent: Hit[], k: number, o: FusionOptions = DEFAULT_FUSION): Hit[] {
+  const scores = new Map<number, number>();
+  const add = (hits: Hit[], weight: number) => {
+    const list = hits.slice(0, o.depth);
+    const top = list[0]?.score ?? 0;
+    list.forEach((h, rank) => {
+      const s = o.kind === "rrf" ? 1 / (o.rrfK + rank + 1) : top > 0 ? (weight * h.score) / top : 0;
+      scores.set(h.doc, (scores.get(h.doc) ?? 0) + s);
+    });
+  };
+  add(lexical, o.alpha);
+  add(latent, 1 - o.alpha);
+  return [...scores]
+    .map(([doc, score]) => ({ doc, score }))
+    .sort((a, b) => b.score - a.score || a.doc - b.doc)
+    .slice(0, k);
+}

@@ -1,0 +1,258 @@
+// A TopK sparse autoencoder over token states, trained by hand-written backward passes.
+//
+//   x' = s·x                     (one scalar so that E‖x'‖² ≈ d; s ships with the weights)
+//   pre = (x' − b_pre)·W_encᵀ + b_enc            dense: an ONNX Gemm in onnxruntime
+//   z   = TopK_k(pre), a = ReLU(z)               sparse: k of `width` latents per token
+//   x̂'  = b_pre + Σ_j a_j · W_dec[j]             ‖W_dec[j]‖ = 1
+//   loss = mean ‖x̂' − x'‖² + auxCoef · mean ‖ê − (x' − x̂')‖²,
+//   where ê reconstructs the residual from the top `auxK` *dead* latents (AuxK, Gao et al.
+//   2024), so latents that stopped firing get gradient and come back.
+//
+// The expensive product runs in onnxruntime (MLAS), which also does the TopK, so only k ids
+// and values per token come back to JavaScript; every gradient is sparse in the latents and
+// written out by hand below. Adam with decoupled bias correction; the decoder's gradient is
+// projected orthogonal to each row before the step and rows are renormalised after it.
+import ort from "onnxruntime-node";
+import { DataType, GraphBuilder } from "@loupe/daemon/model/onnx/graph";
+import { gaussian } from "./common.js";
+
+export interface SaeShape {
+  width: number;
+  dim: number;
+}
+
+export interface SaeParams extends SaeShape {
+  wEnc: Float32Array; // width × dim
+  bEnc: Float32Array; // width
+  wDec: Float32Array; // width × dim, unit rows
+  bPre: Float32Array; // dim
+  scale: number;
+}
+
+export function initSae(shape: SaeShape, random: () => number, mean: Float32Array, scale: number): SaeParams {
+  const { width, dim } = shape;
+  const wDec = new Float32Array(width * dim);
+  for (let i = 0; i < wDec.length; i++) wDec[i] = gaussian(random);
+  normalizeRows(wDec, dim);
+  const bPre = Float32Array.from(mean, (m) => m * scale);
+  // Encoder starts as the decoder's transpose (a good init for TopK SAEs).
+  return { width, dim, wEnc: wDec.slice(), bEnc: new Float32Array(width), wDec, bPre, scale };
+}
+
+export function normalizeRows(w: Float32Array, dim: number): void {
+  for (let r = 0; r < w.length / dim; r++) {
+    let s = 0;
+    for (let c = 0; c < dim; c++) s += w[r * dim + c]! * w[r * dim + c]!;
+    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+    for (let c = 0; c < dim; c++) w[r * dim + c]! *= inv;
+  }
+}
+
+/** The encoder forward pass (Gemm + TopK twice) as an ONNX session with weights as inputs. */
+export async function encoderSession(): Promise<ort.InferenceSession> {
+  const g = new GraphBuilder("sae_encoder_train");
+  const x = g.input("x", DataType.FLOAT, ["batch", "dim"]);
+  const w = g.input("w_enc", DataType.FLOAT, ["width", "dim"]);
+  const b = g.input("b_enc", DataType.FLOAT, ["width"]);
+  const bPre = g.input("b_pre", DataType.FLOAT, ["dim"]);
+  const deadBias = g.input("dead_bias", DataType.FLOAT, ["width"]);
+  const k = g.input("k", DataType.INT64, [1]);
+  const auxK = g.input("aux_k", DataType.INT64, [1]);
+  const pre = g.op("Gemm", [g.op("Sub", [x, bPre]), w, b], { transB: 1 });
+  const [vals, idx] = g.opMulti("TopK", [pre, k], { axis: -1, largest: 1, sorted: 0 }, 2) as [string, string];
+  const [auxVals, auxIdx] = g.opMulti("TopK", [g.op("Add", [pre, deadBias]), auxK], { axis: -1, largest: 1, sorted: 0 }, 2) as [string, string];
+  g.output("vals", vals, DataType.FLOAT, ["batch", "k"]);
+  g.output("idx", idx, DataType.INT64, ["batch", "k"]);
+  g.output("aux_vals", auxVals, DataType.FLOAT, ["batch", "aux_k"]);
+  g.output("aux_idx", auxIdx, DataType.INT64, ["batch", "aux_k"]);
+  return ort.InferenceSession.create(g.serialize(17, "loupe-train-sae"), { intraOpNumThreads: 0, graphOptimizationLevel: "all" });
+}
+
+export interface Encoded {
+  vals: Float32Array;
+  idx: BigInt64Array;
+  auxVals: Float32Array;
+  auxIdx: BigInt64Array;
+  k: number;
+  auxK: number;
+}
+
+export async function encodeBatch(
+  session: ort.InferenceSession,
+  p: SaeParams,
+  x: Float32Array,
+  k: number,
+  auxK: number,
+  deadBias: Float32Array,
+): Promise<Encoded> {
+  const n = x.length / p.dim;
+  const r = await session.run({
+    x: new ort.Tensor("float32", x, [n, p.dim]),
+    w_enc: new ort.Tensor("float32", p.wEnc, [p.width, p.dim]),
+    b_enc: new ort.Tensor("float32", p.bEnc, [p.width]),
+    b_pre: new ort.Tensor("float32", p.bPre, [p.dim]),
+    dead_bias: new ort.Tensor("float32", deadBias, [p.width]),
+    k: new ort.Tensor("int64", BigInt64Array.of(BigInt(k)), [1]),
+    aux_k: new ort.Tensor("int64", BigInt64Array.of(BigInt(auxK)), [1]),
+  });
+  return {
+    vals: r.vals!.data as Float32Array,
+    idx: r.idx!.data as BigInt64Array,
+    auxVals: r.aux_vals!.data as Float32Array,
+    auxIdx: r.aux_idx!.data as BigInt64Array,
+    k,
+    auxK,
+  };
+}
+
+export interface Grads {
+  wEnc: Float32Array;
+  bEnc: Float32Array;
+  wDec: Float32Array;
+  bPre: Float32Array;
+}
+
+export function clearGrads(g: Grads): void {
+  g.wEnc.fill(0);
+  g.bEnc.fill(0);
+  g.wDec.fill(0);
+  g.bPre.fill(0);
+}
+
+export function zeroGrads(p: SaeShape): Grads {
+  return {
+    wEnc: new Float32Array(p.width * p.dim),
+    bEnc: new Float32Array(p.width),
+    wDec: new Float32Array(p.width * p.dim),
+    bPre: new Float32Array(p.dim),
+  };
+}
+
+export interface StepStats {
+  /** Σ‖x̂' − x'‖² over the batch. */
+  sse: number;
+  auxSse: number;
+}
+
+/**
+ * Accumulates gradients of the loss for one batch of scaled inputs `x` (n × dim) into `g` and
+ * marks fired latents in `fired`. With `aux` false the aux term is skipped (evaluation).
+ */
+export function backward(p: SaeParams, x: Float32Array, enc: Encoded, g: Grads | null, auxCoef: number, fired: Uint8Array | null, aux: boolean): StepStats {
+  const { dim } = p;
+  const n = x.length / dim;
+  const xc = new Float32Array(dim);
+  const e = new Float32Array(dim);
+  const ea = new Float32Array(dim);
+  let sse = 0;
+  let auxSse = 0;
+  const inv = 1 / n;
+  for (let t = 0; t < n; t++) {
+    const xo = t * dim;
+    for (let c = 0; c < dim; c++) {
+      xc[c] = x[xo + c]! - p.bPre[c]!;
+      e[c] = -xc[c]!; // x̂ − x with x̂ = b_pre + Σ a·W_dec
+    }
+    for (let j = 0; j < enc.k; j++) {
+      const a = enc.vals[t * enc.k + j]!;
+      if (a <= 0) continue;
+      const row = Number(enc.idx[t * enc.k + j]!) * dim;
+      for (let c = 0; c < dim; c++) e[c]! += a * p.wDec[row + c]!;
+    }
+    let s = 0;
+    for (let c = 0; c < dim; c++) s += e[c]! * e[c]!;
+    sse += s;
+    if (!g) {
+      if (fired) for (let j = 0; j < enc.k; j++) if (enc.vals[t * enc.k + j]! > 0) fired[Number(enc.idx[t * enc.k + j]!)] = 1;
+      continue;
+    }
+    // dL/dx̂ = 2e/n. b_pre gets it directly (decoder side) ...
+    for (let c = 0; c < dim; c++) g.bPre[c]! += 2 * inv * e[c]!;
+    latentGrads(p, g, enc.vals, enc.idx, t, enc.k, e, 2 * inv, xc, fired);
+
+    if (!aux || auxCoef === 0) continue;
+    // AuxK: dead latents reconstruct the residual r = x − x̂ = −e (treated as a constant).
+    let any = false;
+    for (let c = 0; c < dim; c++) ea[c] = e[c]!; // ê − r with ê = 0 so far: 0 − (−e) = e
+    for (let j = 0; j < enc.auxK; j++) {
+      const a = enc.auxVals[t * enc.auxK + j]!;
+      if (a <= 0) continue;
+      any = true;
+      const row = Number(enc.auxIdx[t * enc.auxK + j]!) * dim;
+      for (let c = 0; c < dim; c++) ea[c]! += a * p.wDec[row + c]!;
+    }
+    if (!any) continue;
+    let sa = 0;
+    for (let c = 0; c < dim; c++) sa += ea[c]! * ea[c]!;
+    auxSse += sa;
+    latentGrads(p, g, enc.auxVals, enc.auxIdx, t, enc.auxK, ea, 2 * auxCoef * inv, xc, null);
+  }
+  return { sse, auxSse };
+}
+
+/**
+ * For the active latents of token t, with residual `err` and loss weight `w` (dL/dx̂ = w·err):
+ * decoder rows get a·w·err; pre-activations get w·(W_dec[j]·err) where a > 0, which flows to
+ * the encoder row (·xc), the encoder bias, and b_pre (−W_enc[j]).
+ */
+function latentGrads(p: SaeParams, g: Grads, vals: Float32Array, idx: BigInt64Array, t: number, k: number, err: Float32Array, w: number, xc: Float32Array, fired: Uint8Array | null): void {
+  const { dim } = p;
+  for (let j = 0; j < k; j++) {
+    const a = vals[t * k + j]!;
+    if (a <= 0) continue;
+    const latent = Number(idx[t * k + j]!);
+    if (fired) fired[latent] = 1;
+    const row = latent * dim;
+    let da = 0;
+    for (let c = 0; c < dim; c++) {
+      da += p.wDec[row + c]! * err[c]!;
+      g.wDec[row + c]! += w * a * err[c]!;
+    }
+    const dpre = w * da;
+    g.bEnc[latent]! += dpre;
+    for (let c = 0; c < dim; c++) {
+      g.wEnc[row + c]! += dpre * xc[c]!;
+      g.bPre[c]! -= dpre * p.wEnc[row + c]!;
+    }
+  }
+}
+
+export class Adam {
+  private readonly m: Float32Array[];
+  private readonly v: Float32Array[];
+  private t = 0;
+
+  constructor(private readonly params: Float32Array[], private readonly beta1 = 0.9, private readonly beta2 = 0.999, private readonly eps = 1e-8) {
+    this.m = params.map((p) => new Float32Array(p.length));
+    this.v = params.map((p) => new Float32Array(p.length));
+  }
+
+  step(grads: Float32Array[], lr: number): void {
+    this.t++;
+    const c1 = 1 - this.beta1 ** this.t;
+    const c2 = 1 - this.beta2 ** this.t;
+    const step = (lr * Math.sqrt(c2)) / c1;
+    const { beta1, beta2, eps } = this;
+    for (let i = 0; i < this.params.length; i++) {
+      const p = this.params[i]!, g = grads[i]!, m = this.m[i]!, v = this.v[i]!;
+      for (let j = 0; j < p.length; j++) {
+        const gj = g[j]!;
+        const mj = (m[j] = beta1 * m[j]! + (1 - beta1) * gj);
+        const vj = (v[j] = beta2 * v[j]! + (1 - beta2) * gj * gj);
+        p[j]! -= (step * mj) / (Math.sqrt(vj) + eps);
+      }
+    }
+  }
+}
+
+/** Removes from each decoder-row gradient its component along the (unit) row. */
+export function projectDecoderGrad(p: SaeParams, g: Grads): void {
+  const { dim } = p;
+  for (let r = 0; r < p.width; r++) {
+    const o = r * dim;
+    let d = 0;
+    for (let c = 0; c < dim; c++) d += g.wDec[o + c]! * p.wDec[o + c]!;
+    if (d === 0) continue;
+    for (let c = 0; c < dim; c++) g.wDec[o + c]! -= d * p.wDec[o + c]!;
+  }
+}
