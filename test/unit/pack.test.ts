@@ -65,6 +65,10 @@ describe("loadPack", () => {
     await writeFile(join(dir, "model.onnx"), (await readFile(join(dir, "model.onnx"), "utf8")) + "!");
     await expect(loadPack(dir)).rejects.toMatchObject({ code: "PACK_FINGERPRINT_MISMATCH" });
   });
+  it("requires the sparse head's parts together", async () => {
+    await writePack({ encoder: { file: "model.onnx", sparseFile: "model.onnx", outputs: { layer0: "a", layer1: "b", sentence: "c" } } });
+    await expect(loadPack(dir)).rejects.toMatchObject({ code: "PACK_INVALID_MANIFEST", message: expect.stringMatching(/given together/) });
+  });
   it("refuses file names that leave the pack folder", async () => {
     await writePack({ encoder: { file: "../model.onnx", outputs: { layer0: "a", layer1: "b", sentence: "c" } } });
     await expect(loadPack(dir)).rejects.toMatchObject({ code: "PACK_INVALID_MANIFEST" });

@@ -30,6 +30,7 @@ Usage:
 
 Model options (search, eval, pack):
   --pack DIR        use the model pack in DIR instead of the default pack
+  --sae DIR         build the default pack with the SAE in DIR (experiments; see train/)
   --provider P      auto (default) | cpu | cuda | webgpu
   --threads N       CPU threads for the encoder (default: all cores)
   --quiet           no progress or log lines on stderr
@@ -42,6 +43,7 @@ const OPTIONS = {
   json: { type: "boolean" },
   set: { type: "string" },
   pack: { type: "string" },
+  sae: { type: "string" },
   provider: { type: "string" },
   threads: { type: "string" },
   quiet: { type: "boolean" },
@@ -82,7 +84,8 @@ function makeLog(values: Values): (line: string) => void {
 
 async function openPack(values: Values): Promise<ModelPack> {
   const log = makeLog(values);
-  return values.pack ? loadPack(resolve(values.pack)) : ensureDefaultPack({ cacheDir: cacheDir(), log });
+  if (values.pack) return loadPack(resolve(values.pack));
+  return ensureDefaultPack({ cacheDir: cacheDir(), log, ...(values.sae ? { saeDir: resolve(values.sae) } : {}) });
 }
 
 async function openEncoder(values: Values): Promise<Encoder> {

@@ -75,11 +75,13 @@ export async function ensureDefaultPack({ cacheDir, log = () => {}, saeDir = SHI
   await mkdir(tmp, { recursive: true });
   try {
     const sae = saeDir && saeFiles(saeDir).length > 0 ? await readSaeEncoder(saeDir) : undefined;
-    await writeFile(join(tmp, "model.onnx"), convertUseLite(await readTfjsWeights(sourceDir), sae));
+    const tfjs = await readTfjsWeights(sourceDir);
+    await writeFile(join(tmp, "model.onnx"), convertUseLite(tfjs));
+    if (sae) await writeFile(join(tmp, "sparse.onnx"), convertUseLite(tfjs, sae));
     await copyFile(join(sourceDir, "vocab.json"), join(tmp, "vocab.json"));
     const hasLabels = sae !== undefined && saeFiles(saeDir).includes(LABELS_FILE);
     if (hasLabels) await copyFile(join(saeDir!, LABELS_FILE), join(tmp, LABELS_FILE));
-    const weights = ["model.onnx", "vocab.json", ...(hasLabels ? [LABELS_FILE] : [])];
+    const weights = ["model.onnx", ...(sae ? ["sparse.onnx"] : []), "vocab.json", ...(hasLabels ? [LABELS_FILE] : [])];
     const manifest: Manifest = {
       format: PACK_FORMAT,
       name: "use-lite-en",
@@ -90,6 +92,7 @@ export async function ensureDefaultPack({ cacheDir, log = () => {}, saeDir = SHI
       tokenizer: { kind: "use-sentencepiece", file: "vocab.json" },
       encoder: {
         file: "model.onnx",
+        ...(sae ? { sparseFile: "sparse.onnx" } : {}),
         outputs: {
           layer0: OUTPUTS.layer0,
           layer1: OUTPUTS.layer1,

@@ -65,13 +65,26 @@ export function providerCandidates(choice: ProviderChoice): Provider[] {
   return out;
 }
 
+function sessionOptions(provider: Provider, threads: number): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: [provider],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: "all",
+    logSeverityLevel: 3,
+  };
+}
+
 export class Encoder {
+  private sparseSession: Promise<ort.InferenceSession> | null = null;
+
   private constructor(
     readonly pack: ModelPack,
     readonly provider: Provider,
     private readonly session: ort.InferenceSession,
     private readonly tokenizer: UseTokenizer,
     readonly batchSize: number,
+    private readonly threads: number,
   ) {}
 
   static async open(pack: ModelPack, options: EncoderOptions = {}): Promise<Encoder> {
@@ -87,15 +100,9 @@ export class Encoder {
     const failures: string[] = [];
     for (const provider of providerCandidates(options.provider ?? "auto")) {
       try {
-        const session = await ort.InferenceSession.create(modelPath, {
-          executionProviders: [provider],
-          intraOpNumThreads: threads,
-          interOpNumThreads: 1,
-          graphOptimizationLevel: "all",
-          logSeverityLevel: 3,
-        });
+        const session = await ort.InferenceSession.create(modelPath, sessionOptions(provider, threads));
         log(`encoder: ${pack.manifest.name} on ${provider}${provider === "cpu" ? ` (${threads} threads)` : ""}`);
-        return new Encoder(pack, provider, session, tokenizer, batchSize);
+        return new Encoder(pack, provider, session, tokenizer, batchSize, threads);
       } catch (e) {
         const reason = String((e as Error).message ?? e).split("\n")[0]!;
         failures.push(`${provider}: ${reason}`);
@@ -155,7 +162,10 @@ export class Encoder {
     });
     const names = this.pack.manifest.encoder.outputs;
     const fetches = kinds.map((k) => names[k]);
-    const result = await this.session.run(this.feeds(ids, mask, b, t, new Array(b).fill(0), 1, 1), fetches);
+    const result = await this.session.run(
+      { input_ids: new ort.Tensor("int64", ids, [b, t]), attention_mask: new ort.Tensor("int64", mask, [b, t]) },
+      fetches,
+    );
     const h = this.hiddenSize;
     return batch.map((w, i) => {
       const o: WindowOutput = { length: w.length };
@@ -167,21 +177,14 @@ export class Encoder {
     });
   }
 
-  private feeds(ids: BigInt64Array, mask: BigInt64Array, b: number, t: number, owners: number[], texts: number, topK: number) {
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor("int64", ids, [b, t]),
-      attention_mask: new ort.Tensor("int64", mask, [b, t]),
-    };
-    if (this.hasSparseHead) {
-      feeds.top_k = new ort.Tensor("int64", BigInt64Array.of(BigInt(topK)), [1]);
-      feeds.text_of_window = new ort.Tensor("int64", BigInt64Array.from(owners, (o) => BigInt(o)), [b]);
-      feeds.text_count = new ort.Tensor("int64", BigInt64Array.of(BigInt(texts)), [1]);
-    }
-    return feeds;
+  get hasSparseHead(): boolean {
+    return this.pack.manifest.encoder.sparseFile !== undefined;
   }
 
-  get hasSparseHead(): boolean {
-    return this.pack.manifest.encoder.outputs.latentIds !== undefined;
+  /** The fused graph's session, created on first use with the provider the encoder runs on. */
+  private sparse(): Promise<ort.InferenceSession> {
+    this.sparseSession ??= ort.InferenceSession.create(this.pack.path(this.pack.manifest.encoder.sparseFile!), sessionOptions(this.provider, this.threads));
+    return this.sparseSession;
   }
 
   /**
@@ -192,7 +195,7 @@ export class Encoder {
    */
   async encodeSparse(texts: readonly string[], kind: "query" | "document", topK?: number): Promise<SparseVector[]> {
     const names = this.pack.manifest.encoder.outputs;
-    if (!names.latentIds || !names.latentWeights) {
+    if (!this.hasSparseHead || !names.latentIds || !names.latentWeights) {
       throw new LoupeError(ErrorCode.BadArgument, `model pack ${this.pack.manifest.name} has no sparse head (no SAE); latent vectors are unavailable`);
     }
     const k = topK ?? this.pack.manifest.topK[kind];
@@ -220,7 +223,17 @@ export class Encoder {
           mask[r * t + j] = 1n;
         }
       });
-      const result = await this.session.run(this.feeds(ids, mask, rows, t, owners, batch.length, k), [names.latentIds, names.latentWeights]);
+      const session = await this.sparse();
+      const result = await session.run(
+        {
+          input_ids: new ort.Tensor("int64", ids, [rows, t]),
+          attention_mask: new ort.Tensor("int64", mask, [rows, t]),
+          top_k: new ort.Tensor("int64", BigInt64Array.of(BigInt(k)), [1]),
+          text_of_window: new ort.Tensor("int64", BigInt64Array.from(owners, (o) => BigInt(o)), [rows]),
+          text_count: new ort.Tensor("int64", BigInt64Array.of(BigInt(batch.length)), [1]),
+        },
+        [names.latentIds, names.latentWeights],
+      );
       const latentIds = result[names.latentIds]!.data as BigInt64Array;
       const latentWeights = result[names.latentWeights]!.data as Float32Array;
       batch.forEach((textIndex, j) => {
@@ -261,6 +274,7 @@ export class Encoder {
 
   async close(): Promise<void> {
     await this.session.release();
+    if (this.sparseSession) await (await this.sparseSession).release();
   }
 }
 

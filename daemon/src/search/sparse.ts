@@ -28,19 +28,26 @@ export class SparseIndex {
     return doc;
   }
 
-  scores(q: SparseVector): Float64Array {
+  /**
+   * Dot product of `q` with every document. With `idf`, each latent's product is also scaled by
+   * its inverse document frequency, log(1 + (N − df + 0.5) / (df + 0.5)) as in BM25, which
+   * damps latents that fire on most documents (format, position) in an SAE trained only to
+   * reconstruct.
+   */
+  scores(q: SparseVector, idf = false): Float64Array {
     const out = new Float64Array(this.count);
+    const n = this.count;
     for (let i = 0; i < q.ids.length; i++) {
       const docs = this.postingsDocs.get(q.ids[i]!);
       if (!docs) continue;
       const weights = this.postingsWeights.get(q.ids[i]!)!;
-      const qw = q.weights[i]!;
+      const qw = q.weights[i]! * (idf ? Math.log(1 + (n - docs.length + 0.5) / (docs.length + 0.5)) : 1);
       for (let j = 0; j < docs.length; j++) out[docs[j]!]! += qw * weights[j]!;
     }
     return out;
   }
 
-  search(q: SparseVector, k: number): Hit[] {
-    return topK(this.scores(q), k, 0);
+  search(q: SparseVector, k: number, idf = false): Hit[] {
+    return topK(this.scores(q, idf), k, 0);
   }
 }

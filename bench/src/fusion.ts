@@ -1,0 +1,73 @@
+// bench/fusion: measures how to fuse the lexical and latent channels, on whole eval sets.
+// Encodes each set once, then scores lexical, latent, and every fusion setting in the grid
+// (normalised weighted sum at several lexical weights, and reciprocal-rank fusion), so the
+// choice in search/fusion.ts rests on numbers measured side by side.
+//
+//   node bench/dist/fusion.js --sets ../shared/eval/cosqa-dev,../shared/eval/vaswani [--sae DIR]
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { docText, readEvalSet, type EvalSet } from "@loupe/daemon/eval/beir";
+import { mrrAt, ndcgAt, recallAt } from "@loupe/daemon/eval/metrics";
+import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
+import { Encoder } from "@loupe/daemon/model/encoder";
+import { cacheDir } from "@loupe/daemon/paths";
+import { Bm25Index } from "@loupe/daemon/search/bm25";
+import { DEFAULT_FUSION, fuse, type FusionOptions } from "@loupe/daemon/search/fusion";
+import { SparseIndex } from "@loupe/daemon/search/sparse";
+import type { Hit } from "@loupe/daemon/search/topk";
+
+const { values } = parseArgs({
+  options: {
+    sets: { type: "string" },
+    sae: { type: "string" },
+    out: { type: "string", default: "bench/results/fusion.json" },
+  },
+});
+if (!values.sets) throw new Error("--sets DIR[,DIR…] is required");
+
+function score(set: EvalSet, rankings: Hit[][]) {
+  let ndcg = 0, mrr = 0, recall = 0;
+  set.queries.forEach((q, i) => {
+    const ranked = rankings[i]!.map((h) => set.docs[h.doc]!.id);
+    const rel = set.qrels.get(q.id) ?? new Map<string, number>();
+    ndcg += ndcgAt(ranked, rel, 10);
+    mrr += mrrAt(ranked, rel, 10);
+    recall += recallAt(ranked, rel, 100);
+  });
+  const n = set.queries.length;
+  const r = (x: number) => Math.round((x / n) * 10000) / 10000;
+  return { "ndcg@10": r(ndcg), "mrr@10": r(mrr), "recall@100": r(recall) };
+}
+
+const pack = await ensureDefaultPack({ cacheDir: cacheDir(), ...(values.sae ? { saeDir: resolve(values.sae) } : {}) });
+const encoder = await Encoder.open(pack, { provider: "cpu" });
+const grid: Array<{ name: string; fusion: FusionOptions }> = [
+  ...[0.5, 0.6, 0.7, 0.8, 0.9, 0.95].map((alpha) => ({ name: `wsum α=${alpha}`, fusion: { ...DEFAULT_FUSION, kind: "wsum" as const, alpha } })),
+  { name: "rrf k=60", fusion: { ...DEFAULT_FUSION, kind: "rrf" as const, rrfK: 60 } },
+];
+const rows = [];
+for (const dir of values.sets.split(",")) {
+  const set = await readEvalSet(resolve(dir));
+  const lexical = new Bm25Index();
+  set.docs.forEach((d) => lexical.add(docText(d)));
+  const latent = new SparseIndex();
+  const texts = set.docs.map(docText);
+  for (let i = 0; i < texts.length; i += 256) for (const v of await encoder.encodeSparse(texts.slice(i, i + 256), "document")) latent.add(v);
+  const queries = await encoder.encodeSparse(set.queries.map((q) => q.text), "query");
+  const lex = set.queries.map((q) => lexical.search(q.text, 1000));
+  const lat = queries.map((q) => latent.search(q, 1000));
+  const latIdf = queries.map((q) => latent.search(q, 1000, true));
+  const row: Record<string, unknown> = { set: dir, queries: set.queries.length, lexical: score(set, lex), latent: score(set, lat), "latent idf": score(set, latIdf) };
+  for (const g of grid) {
+    row[g.name] = score(set, lex.map((l, i) => fuse(l, lat[i]!, 100, g.fusion)));
+    row[`idf ${g.name}`] = score(set, lex.map((l, i) => fuse(l, latIdf[i]!, 100, g.fusion)));
+  }
+  rows.push(row);
+  process.stderr.write(`${JSON.stringify(row)}\n`);
+}
+await encoder.close();
+const result = { bench: "fusion", date: new Date().toISOString(), pack: pack.manifest.fingerprint, sae: values.sae ?? "shipped", rows };
+const out = resolve(values.out);
+await mkdir(dirname(out), { recursive: true });
+await writeFile(out, JSON.stringify(result, null, 2) + "\n");

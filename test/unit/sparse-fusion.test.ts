@@ -1,0 +1,61 @@
+// Tier: unit. Latent dot-product search against a brute-force oracle, and the two fusions.
+import { describe, expect, it } from "vitest";
+import type { SparseVector } from "../../daemon/src/model/encoder.js";
+import { DEFAULT_FUSION, fuse } from "../../daemon/src/search/fusion.js";
+import { SparseIndex } from "../../daemon/src/search/sparse.js";
+
+const vec = (pairs: Array<[number, number]>): SparseVector => ({
+  ids: Uint32Array.from(pairs.map((p) => p[0])),
+  weights: Float32Array.from(pairs.map((p) => p[1])),
+});
+
+describe("SparseIndex", () => {
+  it("scores exactly the dot product, on random vectors", () => {
+    let seed = 11;
+    const random = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+    const randomVec = (n: number) => {
+      const m = new Map<number, number>();
+      while (m.size < n) m.set(Math.floor(random() * 50), Math.fround(random()));
+      return vec([...m]);
+    };
+    const docs = Array.from({ length: 200 }, () => randomVec(1 + Math.floor(random() * 20)));
+    const index = new SparseIndex();
+    docs.forEach((d) => index.add(d));
+    for (let q = 0; q < 20; q++) {
+      const query = randomVec(5);
+      const scores = index.scores(query);
+      docs.forEach((d, i) => {
+        let dot = 0;
+        d.ids.forEach((id, j) => query.ids.forEach((qid, r) => (dot += qid === id ? d.weights[j]! * query.weights[r]! : 0)));
+        expect(scores[i]).toBeCloseTo(dot, 6);
+      });
+    }
+  });
+  it("idf damps a latent that every document has", () => {
+    const index = new SparseIndex();
+    index.add(vec([[1, 1], [2, 0.5]])); // latent 1 everywhere, latent 2 rare
+    index.add(vec([[1, 1]]));
+    index.add(vec([[1, 1]]));
+    const q = vec([[1, 1], [2, 1]]);
+    const plain = index.scores(q);
+    const idf = index.scores(q, true);
+    expect(plain[0]! / plain[1]!).toBeCloseTo(1.5);
+    expect(idf[0]! / idf[1]!).toBeGreaterThan(1.5);
+  });
+});
+
+describe("fuse", () => {
+  const lexical = [{ doc: 1, score: 10 }, { doc: 2, score: 5 }];
+  const latent = [{ doc: 2, score: 0.8 }, { doc: 3, score: 0.4 }];
+  it("adds max-normalised scores with weights alpha and 1 − alpha", () => {
+    const fused = fuse(lexical, latent, 10, { ...DEFAULT_FUSION, kind: "wsum", alpha: 0.5 });
+    // doc 2: 0.5·5/10 + 0.5·0.8/0.8 = 0.75; doc 1: 0.5; doc 3: 0.25
+    expect(fused).toEqual([{ doc: 2, score: 0.75 }, { doc: 1, score: 0.5 }, { doc: 3, score: 0.25 }]);
+    expect(fuse(lexical, latent, 10, { ...DEFAULT_FUSION, kind: "wsum", alpha: 1 }).map((h) => h.doc).slice(0, 2)).toEqual([1, 2]);
+  });
+  it("adds reciprocal ranks in rrf", () => {
+    const fused = fuse(lexical, latent, 2, { ...DEFAULT_FUSION, kind: "rrf", rrfK: 60 });
+    expect(fused[0]).toEqual({ doc: 2, score: 1 / 62 + 1 / 61 });
+    expect(fused).toHaveLength(2);
+  });
+});
