@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   const { width, dim, layer } = sae.meta;
   const statesDir = resolve(config.states.out);
   const meta = JSON.parse(await readFile(join(statesDir, "meta.json"), "utf8")) as StatesMeta;
-  const limit = Math.min(meta.tokens, args.tokens ? Number(args.tokens) : 800_000);
+  const limit = Math.min(meta.tokens, args.tokens ? Number(args.tokens) : 400_000);
   const ids = new Int32Array((await readFile(join(statesDir, "token-ids.i32"))).buffer.slice(0));
   const where = new Int32Array((await readFile(join(statesDir, "where.i32"))).buffer.slice(0));
   const vocab = JSON.parse(await readFile(join(defaultPackSourceDir(), "vocab.json"), "utf8")) as Array<[string, number]>;
@@ -44,12 +44,12 @@ async function main(): Promise<void> {
   const topTok = new Int32Array(width * TOP).fill(-1);
   const noDead = new Float32Array(width).fill(-1e9);
   const B = 2048;
+  const shardOf = (t: number) => Math.floor(t / SHARD_TOKENS);
+  let shardIndex = -1;
+  let shard: Float32Array | null = null;
   for (let start = 0; start < limit; start += B) {
     const n = Math.min(B, limit - start);
     const x = new Float32Array(n * dim);
-    const shardOf = (t: number) => Math.floor(t / SHARD_TOKENS);
-    let shardIndex = -1;
-    let shard: Float32Array | null = null;
     for (let i = 0; i < n; i++) {
       const t = start + i;
       if (shardOf(t) !== shardIndex) {

