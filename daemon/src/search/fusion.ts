@@ -15,7 +15,13 @@ export interface FusionOptions {
   depth: number;
 }
 
-export const DEFAULT_FUSION: FusionOptions = { kind: "wsum", alpha: 0.5, rrfK: 60, depth: 1000 };
+// Chosen with bench/src/fusion.ts on whole sets (bench/results/fusion.json, docs/quality.md):
+// with the reconstruction-trained SAE the latent channel is weak (cosqa-dev 0.022), so RRF,
+// which weighs both lists alike, loses badly (cosqa-dev 0.061, zh-zh 0.309) and the weighted
+// sum only helps with a high lexical weight. α 0.95 matches the best mean nDCG@10 over five
+// sets (0.639, as α 0.9) without costing code search anything (cosqa-dev 0.358 vs 0.351 at
+// α 0.9). Issue 4's retrieval-trained head is expected to move this.
+export const DEFAULT_FUSION: FusionOptions = { kind: "wsum", alpha: 0.95, rrfK: 60, depth: 1000 };
 
 /**
  * Combines two best-first hit lists. `wsum` divides each channel's scores by that channel's
