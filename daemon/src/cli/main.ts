@@ -12,13 +12,13 @@ import { ensureDefaultPack } from "../model/default-pack.js";
 import { Encoder, type ProviderChoice } from "../model/encoder.js";
 import { loadPack, type ModelPack } from "../model/pack.js";
 import { cacheDir } from "../paths.js";
-import { FolderIndex, type SearchMode } from "../workspace/folder-search.js";
+import { FolderIndex, SEARCH_MODES, type SearchMode } from "../workspace/folder-search.js";
 import { progressReporter } from "./progress.js";
 
 const USAGE = `loupe — local search for code and notes
 
 Usage:
-  loupe search <query> [--root DIR] [--mode lexical|dense] [--k N] [--json]
+  loupe search <query> [--root DIR] [--mode hybrid|lexical|latent|dense] [--k N] [--json]
       Index DIR (default: .) in memory and print the best chunks.
   loupe eval --set DIR --mode lexical|dense|latent|hybrid [--json]
             [--fusion wsum|rrf] [--alpha A] [--query-k N] [--doc-k N]
@@ -97,11 +97,11 @@ async function openEncoder(values: Values): Promise<Encoder> {
 async function cmdSearch(values: Values, positionals: string[]): Promise<void> {
   const query = positionals.join(" ").trim();
   if (!query) usageError("search needs a query, e.g. loupe search \"parse config file\"");
-  const mode = oneOf<SearchMode>("mode", values.mode, ["lexical", "dense"], "lexical");
+  const mode = oneOf<SearchMode>("mode", values.mode, SEARCH_MODES, "hybrid");
   const k = positiveInt("k", values.k, 10, 1000);
   const root = resolve(values.root ?? ".");
-  const encoder = mode === "dense" ? await openEncoder(values) : null;
-  const index = await FolderIndex.build(root, encoder);
+  const encoder = mode === "lexical" ? null : await openEncoder(values);
+  const index = await FolderIndex.build(root, encoder, mode);
   makeLog(values)(`indexed ${index.files} files as ${index.chunkCount} chunks under ${root} (${index.skipped.length} skipped)`);
   const results = await index.search(query, mode, k);
   await encoder?.close();
