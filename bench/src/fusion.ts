@@ -7,15 +7,14 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { docText, readEvalSet, type EvalSet } from "@loupe/daemon/eval/beir";
-import { mrrAt, ndcgAt, recallAt } from "@loupe/daemon/eval/metrics";
+import { docText, readEvalSet } from "@loupe/daemon/eval/beir";
+import { scoreRankings as score } from "@loupe/daemon/eval/run";
 import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
 import { Encoder } from "@loupe/daemon/model/encoder";
 import { cacheDir } from "@loupe/daemon/paths";
 import { Bm25Index } from "@loupe/daemon/search/bm25";
 import { DEFAULT_FUSION, fuse, type FusionOptions } from "@loupe/daemon/search/fusion";
 import { SparseIndex } from "@loupe/daemon/search/sparse";
-import type { Hit } from "@loupe/daemon/search/topk";
 
 const { values } = parseArgs({
   options: {
@@ -25,20 +24,6 @@ const { values } = parseArgs({
   },
 });
 if (!values.sets) throw new Error("--sets DIR[,DIR…] is required");
-
-function score(set: EvalSet, rankings: Hit[][]) {
-  let ndcg = 0, mrr = 0, recall = 0;
-  set.queries.forEach((q, i) => {
-    const ranked = rankings[i]!.map((h) => set.docs[h.doc]!.id);
-    const rel = set.qrels.get(q.id) ?? new Map<string, number>();
-    ndcg += ndcgAt(ranked, rel, 10);
-    mrr += mrrAt(ranked, rel, 10);
-    recall += recallAt(ranked, rel, 100);
-  });
-  const n = set.queries.length;
-  const r = (x: number) => Math.round((x / n) * 10000) / 10000;
-  return { "ndcg@10": r(ndcg), "mrr@10": r(mrr), "recall@100": r(recall) };
-}
 
 const pack = await ensureDefaultPack({ cacheDir: cacheDir(), ...(values.sae ? { saeDir: resolve(values.sae) } : {}) });
 const encoder = await Encoder.open(pack, { provider: "cpu" });

@@ -92,9 +92,14 @@ async function rank(set: EvalSet, options: EvalOptions, k: number): Promise<Hit[
   return qv.map((v) => index.search(v, k));
 }
 
-export async function runEval(set: EvalSet, options: EvalOptions): Promise<EvalResult> {
-  const started = performance.now();
-  const rankings = await rank(set, options, 100);
+export interface Scores {
+  "ndcg@10": number;
+  "mrr@10": number;
+  "recall@100": number;
+}
+
+/** Averages the metrics of one ranking per query (in `set.queries` order), to 4 decimals. */
+export function scoreRankings(set: EvalSet, rankings: readonly Hit[][]): Scores {
   let ndcg = 0, mrr = 0, recall = 0;
   set.queries.forEach((q, i) => {
     const ranked = rankings[i]!.map((h) => set.docs[h.doc]!.id);
@@ -104,14 +109,18 @@ export async function runEval(set: EvalSet, options: EvalOptions): Promise<EvalR
     recall += recallAt(ranked, relevant, 100);
   });
   const n = set.queries.length;
-  const round = (x: number) => Math.round(x * 10000) / 10000;
+  const round = (x: number) => Math.round((x / n) * 10000) / 10000;
+  return { "ndcg@10": round(ndcg), "mrr@10": round(mrr), "recall@100": round(recall) };
+}
+
+export async function runEval(set: EvalSet, options: EvalOptions): Promise<EvalResult> {
+  const started = performance.now();
+  const rankings = await rank(set, options, 100);
   return {
     set: options.name,
     mode: options.mode,
-    queries: n,
-    "ndcg@10": round(ndcg / n),
-    "mrr@10": round(mrr / n),
-    "recall@100": round(recall / n),
+    queries: set.queries.length,
+    ...scoreRankings(set, rankings),
     seconds: Math.round((performance.now() - started) / 100) / 10,
   };
 }

@@ -151,15 +151,7 @@ export class Encoder {
   /** One session run over windows padded to the longest; no bucketing. */
   async runBatch(batch: readonly (readonly number[])[], kinds: readonly OutputKind[]): Promise<WindowOutput[]> {
     const b = batch.length;
-    const t = Math.max(...batch.map((w) => w.length));
-    const ids = new BigInt64Array(b * t);
-    const mask = new BigInt64Array(b * t);
-    batch.forEach((w, i) => {
-      for (let j = 0; j < w.length; j++) {
-        ids[i * t + j] = BigInt(w[j]!);
-        mask[i * t + j] = 1n;
-      }
-    });
+    const { ids, mask, t } = padWindows(batch);
     const names = this.pack.manifest.encoder.outputs;
     const fetches = kinds.map((k) => names[k]);
     const result = await this.session.run(
@@ -214,15 +206,7 @@ export class Encoder {
       }
       const windows = batch.flatMap((i) => perText[i]!);
       const owners = batch.flatMap((i, j) => perText[i]!.map(() => j));
-      const t = Math.max(...windows.map((w) => w.length));
-      const ids = new BigInt64Array(rows * t);
-      const mask = new BigInt64Array(rows * t);
-      windows.forEach((w, r) => {
-        for (let j = 0; j < w.length; j++) {
-          ids[r * t + j] = BigInt(w[j]!);
-          mask[r * t + j] = 1n;
-        }
-      });
+      const { ids, mask, t } = padWindows(windows);
       const session = await this.sparse();
       const result = await session.run(
         {
@@ -276,6 +260,20 @@ export class Encoder {
     await this.session.release();
     if (this.sparseSession) await (await this.sparseSession).release();
   }
+}
+
+/** Token windows as the graph's int64 inputs, right-padded to the longest window. */
+function padWindows(windows: readonly (readonly number[])[]): { ids: BigInt64Array; mask: BigInt64Array; t: number } {
+  const t = Math.max(...windows.map((w) => w.length));
+  const ids = new BigInt64Array(windows.length * t);
+  const mask = new BigInt64Array(windows.length * t);
+  windows.forEach((w, r) => {
+    for (let j = 0; j < w.length; j++) {
+      ids[r * t + j] = BigInt(w[j]!);
+      mask[r * t + j] = 1n;
+    }
+  });
+  return { ids, mask, t };
 }
 
 export function normalize(v: Float32Array): void {
