@@ -7,6 +7,7 @@
 // metrics are on those. A log line every 25 steps goes to stderr and to DIR/train-log.jsonl.
 import { createWriteStream } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { availableParallelism, cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig, rng, shuffle } from "./common.js";
@@ -136,7 +137,7 @@ async function main(): Promise<void> {
     dead_fraction_held_out: round(heldOut.deadFraction),
     dead_fraction_train: round(countDead(lastFired, seen, c.deadAfterTokens) / c.width),
     minutes: round((Date.now() - started) / 60000),
-    machine: `${(await import("node:os")).cpus()[0]?.model} × ${(await import("node:os")).availableParallelism()}`,
+    machine: `${cpus()[0]?.model} × ${availableParallelism()}`,
   };
   log.write(JSON.stringify({ final: result }) + "\n");
   log.end();
