@@ -9,6 +9,12 @@ export const ErrorCode = {
   ProviderUnavailable: "PROVIDER_UNAVAILABLE",
   EvalSetInvalid: "EVAL_SET_INVALID",
   BadArgument: "BAD_ARGUMENT",
+  /** An index file fails its checksum, is truncated, missing, or not an index file. */
+  IndexCorrupt: "INDEX_CORRUPT",
+  /** The index was written in another format version or by another analyzer version. */
+  IndexVersion: "INDEX_VERSION",
+  /** The index holds latent vectors of another model pack. */
+  IndexPackMismatch: "INDEX_PACK_MISMATCH",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

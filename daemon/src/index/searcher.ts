@@ -1,0 +1,338 @@
+// Exact top-k over a snapshot of segments, for any mix of lexical (BM25) and latent (impact)
+// terms. The default strategy is document-at-a-time MaxScore (Turtle & Flood 1995) with
+// block-max bounds: query terms are ordered by their upper bound; terms whose bounds together
+// cannot lift a chunk above the current k-th score are "non-essential" and only looked up (by
+// skipping whole blocks) for chunks an essential term proposes, and a chunk is dropped as soon
+// as its partial score plus the bounds of the blocks it could still score in cannot beat the
+// k-th score. Nothing that could enter the top k is skipped, so results equal exhaustive
+// scoring's (test/unit/index-search.test.ts checks this against a brute-force scorer).
+//
+// Ties rank the lower global doc number first, where a chunk's global number is its position
+// in the snapshot (segments in manifest order). Chunks are visited in that order and one
+// enters the heap only with a strictly higher score than the k-th, which gives that tie order
+// for free.
+import picomatch from "picomatch";
+import { DEFAULT_BM25, type Bm25Params } from "../search/bm25.js";
+import type { Hit } from "../search/topk.js";
+import { Bitmap } from "./bitmap.js";
+import type { SegmentMeta } from "./meta.js";
+import type { SegmentReader } from "./segment-reader.js";
+import { BLOCK } from "./serializer.js";
+import { TermKind, type ChunkMeta } from "./segment-writer.js";
+import type { QueryTerm } from "./terms.js";
+
+export interface SegmentEntry {
+  meta: SegmentMeta;
+  reader: SegmentReader;
+  deleted: Bitmap;
+}
+
+export interface Filter {
+  /** Keep chunks whose path starts with this string. */
+  pathPrefix?: string;
+  /** Keep chunks whose path matches this glob (picomatch syntax, `**` crosses folders). */
+  pathGlob?: string;
+  /** Keep chunks of these languages / file kinds. */
+  languages?: readonly string[];
+  /** Keep chunks under these workspace roots. */
+  roots?: readonly string[];
+}
+
+export interface SearchOptions {
+  filter?: Filter;
+  /** "maxscore" (default): pruned and exact; "exhaustive": every posting of every query term scored (for checks and benchmarks). */
+  strategy?: "maxscore" | "exhaustive";
+  /** BM25 parameters for lexical terms; default DEFAULT_BM25 (the in-memory scorer's). */
+  bm25?: Bm25Params;
+}
+
+/** Bounded min-heap of (score, global doc); see the header for the tie rule. */
+class Heap {
+  readonly docs: Float64Array;
+  readonly scores: Float64Array;
+  size = 0;
+  constructor(readonly k: number) {
+    this.docs = new Float64Array(k);
+    this.scores = new Float64Array(k);
+  }
+  get threshold(): number {
+    return this.size < this.k ? 0 : this.scores[0]!;
+  }
+  private worse(i: number, j: number): boolean {
+    return this.scores[i]! < this.scores[j]! || (this.scores[i] === this.scores[j] && this.docs[i]! > this.docs[j]!);
+  }
+  private swap(i: number, j: number): void {
+    const d = this.docs[i]!, s = this.scores[i]!;
+    this.docs[i] = this.docs[j]!; this.scores[i] = this.scores[j]!;
+    this.docs[j] = d; this.scores[j] = s;
+  }
+  /** Offers a chunk visited in ascending global order; only a score above the threshold enters. */
+  offer(doc: number, score: number): void {
+    if (score <= this.threshold) return;
+    if (this.size < this.k) {
+      this.docs[this.size] = doc; this.scores[this.size] = score;
+      for (let i = this.size++; i > 0; ) {
+        const p = (i - 1) >> 1;
+        if (!this.worse(i, p)) break;
+        this.swap(i, p);
+        i = p;
+      }
+      return;
+    }
+    this.docs[0] = doc; this.scores[0] = score;
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i;
+      if (l < this.size && this.worse(l, m)) m = l;
+      if (r < this.size && this.worse(r, m)) m = r;
+      if (m === i) break;
+      this.swap(i, m);
+      i = m;
+    }
+  }
+  hits(): Hit[] {
+    const out: Hit[] = [];
+    for (let i = 0; i < this.size; i++) out.push({ doc: this.docs[i]!, score: this.scores[i]! });
+    return out.sort((a, b) => b.score - a.score || a.doc - b.doc);
+  }
+}
+
+/** One query term in one segment. */
+interface Cursor {
+  kind: number;
+  /** Impact: weight × scale / 255; BM25: weight × idf. */
+  coef: number;
+  start: number;
+  end: number;
+  pos: number;
+  block: number;
+  blockEnd: number;
+  firstBlock: number;
+  ub: number;
+}
+
+export class Searcher {
+  /** Global number of each segment's first chunk. */
+  private readonly bases: number[] = [];
+  readonly totalDocs: number;
+  private readonly totalLength: number;
+  private readonly aliveMasks = new Map<number, Uint8Array | null>();
+  private readonly norms = new Map<string, Float64Array>();
+
+  constructor(readonly segments: readonly SegmentEntry[]) {
+    let docs = 0, length = 0;
+    for (const s of segments) {
+      this.bases.push(docs);
+      docs += s.reader.docs;
+      length += s.reader.totalLength;
+    }
+    this.totalDocs = docs;
+    this.totalLength = length;
+  }
+
+  /** Live chunks in the snapshot. */
+  get liveDocs(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.reader.docs - s.deleted.size;
+    return n;
+  }
+
+  /** The chunk behind a hit's global doc number. */
+  chunk(doc: number): ChunkMeta {
+    const [s, local] = this.locate(doc);
+    return this.segments[s]!.reader.chunk(local);
+  }
+
+  locate(doc: number): [segment: number, local: number] {
+    let lo = 0, hi = this.bases.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.bases[mid]! <= doc) lo = mid;
+      else hi = mid - 1;
+    }
+    return [lo, doc - this.bases[lo]!];
+  }
+
+  /** Global numbers of every live chunk (for oracles and tools; O(chunks)). */
+  *liveDocNumbers(): Generator<number> {
+    for (let s = 0; s < this.segments.length; s++) {
+      const e = this.segments[s]!;
+      for (let d = 0; d < e.reader.docs; d++) if (!e.deleted.has(d)) yield this.bases[s]! + d;
+    }
+  }
+
+  /** BM25 idf as the in-memory scorer computes it: log(1 + (N − df + 0.5) / (df + 0.5)), N and df over the whole snapshot (deleted chunks included, as Lucene does until a merge drops them). */
+  idf(term: string): number {
+    let df = 0;
+    for (const s of this.segments) {
+      const o = s.reader.term(term);
+      if (o >= 0) df += s.reader.termStart[o + 1]! - s.reader.termStart[o]!;
+    }
+    return Math.log(1 + (this.totalDocs - df + 0.5) / (df + 0.5));
+  }
+
+  private norm(s: number, p: Bm25Params): Float64Array {
+    const key = `${s}/${p.k1}/${p.b}`;
+    let n = this.norms.get(key);
+    if (!n) {
+      const lengths = this.segments[s]!.reader.lengths;
+      const avg = this.totalLength / this.totalDocs || 1;
+      n = new Float64Array(lengths.length);
+      for (let d = 0; d < lengths.length; d++) n[d] = p.k1 * (1 - p.b + (p.b * lengths[d]!) / avg);
+      this.norms.set(key, n);
+    }
+    return n;
+  }
+
+  private aliveMask(s: number): Uint8Array | null {
+    if (!this.aliveMasks.has(s)) {
+      const e = this.segments[s]!;
+      let mask: Uint8Array | null = null;
+      if (e.deleted.size > 0) {
+        mask = new Uint8Array(e.reader.docs).fill(1);
+        for (const d of e.deleted.toUint32Array()) mask[d] = 0;
+      }
+      this.aliveMasks.set(s, mask);
+    }
+    return this.aliveMasks.get(s)!;
+  }
+
+  /** Allowed docs of segment `s` as a byte mask (1 = live and passes the filter), or null for all. */
+  private mask(s: number, filter: Filter | undefined): Uint8Array | null {
+    if (!filter || (!filter.pathPrefix && !filter.pathGlob && !filter.languages && !filter.roots)) return this.aliveMask(s);
+    const e = this.segments[s]!;
+    const parts: Bitmap[] = [];
+    if (filter.pathPrefix !== undefined) { const p = filter.pathPrefix; parts.push(e.reader.select("path", (v) => v.startsWith(p))); }
+    if (filter.pathGlob !== undefined) { const m = picomatch(filter.pathGlob, { dot: true }); parts.push(e.reader.select("path", (v) => m(v))); }
+    if (filter.languages) { const set = new Set(filter.languages); parts.push(e.reader.select("language", (v) => set.has(v))); }
+    if (filter.roots) { const set = new Set(filter.roots); parts.push(e.reader.select("root", (v) => set.has(v))); }
+    let allowed = parts[0]!.clone();
+    for (const p of parts.slice(1)) allowed.andInPlace(p);
+    allowed = Bitmap.andNot(allowed, e.deleted);
+    const mask = new Uint8Array(e.reader.docs);
+    for (const d of allowed.toUint32Array()) mask[d] = 1;
+    return mask;
+  }
+
+  /** The k best live chunks for `query`, best first; `doc` is the global chunk number (see `chunk`). */
+  search(query: readonly QueryTerm[], k: number, options: SearchOptions = {}): Hit[] {
+    if (k <= 0 || this.totalDocs === 0) return [];
+    const bm25 = options.bm25 ?? DEFAULT_BM25;
+    const heap = new Heap(k);
+    // Merge repeated terms, and compute each BM25 term's idf once over the snapshot.
+    const weights = new Map<string, number>();
+    for (const q of query) if (q.weight > 0) weights.set(q.term, (weights.get(q.term) ?? 0) + q.weight);
+    const idfs = new Map<string, number>();
+    for (let s = 0; s < this.segments.length; s++) {
+      const r = this.segments[s]!.reader;
+      const cursors: Cursor[] = [];
+      for (const [term, weight] of weights) {
+        const o = r.term(term);
+        if (o < 0 || r.termStart[o + 1] === r.termStart[o]) continue;
+        const kind = r.kinds[o]!;
+        let coef: number, ub: number;
+        if (kind === TermKind.Impact) {
+          coef = (weight * r.scales[o]!) / 255;
+          ub = coef * r.termMax[o]!;
+        } else {
+          if (!idfs.has(term)) idfs.set(term, this.idf(term));
+          coef = weight * idfs.get(term)!;
+          const tf = r.termMax[o]!;
+          const avg = this.totalLength / this.totalDocs || 1;
+          ub = (coef * tf * (bm25.k1 + 1)) / (tf + bm25.k1 * (1 - bm25.b + (bm25.b * r.termMinLen[o]!) / avg));
+        }
+        cursors.push({
+          kind, coef, ub,
+          start: r.termStart[o]!, end: r.termStart[o + 1]!, pos: r.termStart[o]!,
+          firstBlock: r.blockStart[o]!, block: r.blockStart[o]!, blockEnd: r.blockStart[o + 1]!,
+        });
+      }
+      if (cursors.length === 0) continue;
+      const mask = this.mask(s, options.filter);
+      const norm = cursors.some((c) => c.kind === TermKind.Bm25) ? this.norm(s, bm25) : null;
+      if (options.strategy === "exhaustive") this.exhaustive(r, cursors, mask, norm, bm25, this.bases[s]!, heap);
+      else this.maxScore(r, cursors, mask, norm, bm25, this.bases[s]!, heap);
+    }
+    return heap.hits();
+  }
+
+  /** Term-at-a-time: every posting into an accumulator, then every touched chunk offered in order. */
+  private exhaustive(r: SegmentReader, cursors: Cursor[], mask: Uint8Array | null, norm: Float64Array | null, p: Bm25Params, base: number, heap: Heap): void {
+    const acc = new Float64Array(r.docs);
+    const touched = new Uint8Array(r.docs);
+    const ids = r.docIds, vals = r.values, k1p = p.k1 + 1;
+    for (const c of cursors) {
+      if (c.kind === TermKind.Impact) {
+        for (let i = c.start; i < c.end; i++) { const d = ids[i]!; acc[d]! += c.coef * vals[i]!; touched[d] = 1; }
+      } else {
+        for (let i = c.start; i < c.end; i++) { const d = ids[i]!; const tf = vals[i]!; acc[d]! += (c.coef * tf * k1p) / (tf + norm![d]!); touched[d] = 1; }
+      }
+    }
+    for (let d = 0; d < r.docs; d++) if (touched[d] && (!mask || mask[d])) heap.offer(base + d, acc[d]!);
+  }
+
+  private maxScore(r: SegmentReader, cs: Cursor[], mask: Uint8Array | null, norm: Float64Array | null, p: Bm25Params, base: number, heap: Heap): void {
+    cs.sort((a, b) => a.ub - b.ub);
+    const n = cs.length;
+    const prefix = new Float64Array(n);
+    for (let i = 0, sum = 0; i < n; i++) prefix[i] = sum += cs[i]!.ub;
+    const ids = r.docIds, vals = r.values, blockLast = r.blockLast, blockMax = r.blockMax, blockMinLen = r.blockMinLen;
+    const k1p = p.k1 + 1;
+    const avg = this.totalLength / this.totalDocs || 1;
+    const contribution = (c: Cursor, i: number, d: number): number =>
+      c.kind === TermKind.Impact ? c.coef * vals[i]! : (c.coef * vals[i]! * k1p) / (vals[i]! + norm![d]!);
+    const blockBound = (c: Cursor): number => {
+      if (c.kind === TermKind.Impact) return c.coef * blockMax[c.block]!;
+      const tf = blockMax[c.block]!;
+      return (c.coef * tf * k1p) / (tf + p.k1 * (1 - p.b + (p.b * blockMinLen[c.block]!) / avg));
+    };
+    let theta = heap.threshold;
+    let firstEssential = 0;
+    while (firstEssential < n && prefix[firstEssential]! <= theta) firstEssential++;
+    for (;;) {
+      if (firstEssential >= n) return;
+      // The next candidate: the smallest current doc of any essential term.
+      let doc = 0xffffffff;
+      for (let i = firstEssential; i < n; i++) {
+        const c = cs[i]!;
+        if (c.pos < c.end && ids[c.pos]! < doc) doc = ids[c.pos]!;
+      }
+      if (doc === 0xffffffff) return;
+      let score = 0;
+      for (let i = firstEssential; i < n; i++) {
+        const c = cs[i]!;
+        if (c.pos < c.end && ids[c.pos] === doc) score += contribution(c, c.pos++, doc);
+      }
+      if (mask && !mask[doc]) continue;
+      if (firstEssential > 0) {
+        if (score + prefix[firstEssential - 1]! <= theta) continue;
+        // Block-max bound: move each non-essential term to the block that could hold `doc`
+        // (block boundaries only, no doc ids read) and add up those blocks' maxima.
+        let bound = score;
+        for (let i = 0; i < firstEssential; i++) {
+          const c = cs[i]!;
+          while (c.block < c.blockEnd && blockLast[c.block]! < doc) c.block++;
+          if (c.block < c.blockEnd) bound += blockBound(c);
+        }
+        if (bound <= theta) continue;
+        let pruned = false;
+        for (let i = firstEssential - 1; i >= 0; i--) {
+          if (score + prefix[i]! <= theta) { pruned = true; break; }
+          const c = cs[i]!;
+          if (c.block >= c.blockEnd) continue;
+          // Seek within the current block (the block pointer is already at doc's block).
+          const blockFirst = c.start + (c.block - c.firstBlock) * BLOCK;
+          if (c.pos < blockFirst) c.pos = blockFirst;
+          while (c.pos < c.end && ids[c.pos]! < doc) c.pos++;
+          if (c.pos < c.end && ids[c.pos] === doc) score += contribution(c, c.pos, doc);
+        }
+        if (pruned) continue;
+      }
+      if (score > theta) {
+        heap.offer(base + doc, score);
+        theta = heap.threshold;
+        while (firstEssential < n && prefix[firstEssential]! <= theta) firstEssential++;
+      }
+    }
+  }
+}

@@ -1,0 +1,99 @@
+// SegmentData → the bytes of a segment's two files. The postings file holds the term dictionary,
+// the postings (doc ids as u32, values as u8) cut into blocks of BLOCK postings with each
+// block's last doc id and maximum value (block-max skipping), and per-doc lexical lengths. The
+// store file holds the chunk store and, for filters, one roaring bitmap of doc ids per distinct
+// path, root and language.
+import { Bitmap } from "./bitmap.js";
+import { PayloadWriter, seal } from "./format.js";
+import { TermKind, type SegmentData } from "./segment-writer.js";
+
+/**
+ * Postings per block. Each block costs 9 bytes (last doc, max value, min length) and bounds a
+ * term's score within it. Default 128; 64–256 is sensible: smaller blocks bound tighter, larger
+ * ones skip with less bookkeeping.
+ */
+export const BLOCK = 128;
+
+export function serializePostings(s: SegmentData): Uint8Array[] {
+  const nTerms = s.terms.length;
+  const blockStart = new Uint32Array(nTerms + 1);
+  for (let t = 0; t < nTerms; t++) blockStart[t + 1] = blockStart[t]! + Math.ceil((s.termStart[t + 1]! - s.termStart[t]!) / BLOCK);
+  const nBlocks = blockStart[nTerms]!;
+  const blockLast = new Uint32Array(nBlocks);
+  const blockMax = new Uint8Array(nBlocks);
+  const blockMinLen = new Uint32Array(nBlocks);
+  const termMax = new Uint8Array(nTerms);
+  const termMinLen = new Uint32Array(nTerms);
+  for (let t = 0; t < nTerms; t++) {
+    const end = s.termStart[t + 1]!;
+    let tMax = 0, tMin = 0xffffffff;
+    for (let b = blockStart[t]!, p = s.termStart[t]!; p < end; b++) {
+      const stop = Math.min(end, p + BLOCK);
+      let max = 0, minLen = 0xffffffff;
+      for (; p < stop; p++) {
+        if (s.values[p]! > max) max = s.values[p]!;
+        if (s.kinds[t] === TermKind.Bm25) {
+          const len = s.lengths[s.docIds[p]!]!;
+          if (len < minLen) minLen = len;
+        }
+      }
+      blockLast[b] = s.docIds[stop - 1]!;
+      blockMax[b] = max;
+      blockMinLen[b] = s.kinds[t] === TermKind.Bm25 ? minLen : 0;
+      if (max > tMax) tMax = max;
+      if (blockMinLen[b]! < tMin) tMin = blockMinLen[b]!;
+    }
+    termMax[t] = tMax;
+    termMinLen[t] = end > s.termStart[t]! ? tMin : 0;
+  }
+  const w = new PayloadWriter()
+    .json({ docs: s.docs, terms: nTerms, postings: s.docIds.length, block: BLOCK })
+    .strings(s.terms)
+    .array(s.kinds)
+    .array(s.scales)
+    .array(s.termStart)
+    .array(s.docIds)
+    .array(s.values)
+    .array(s.lengths)
+    .array(blockStart)
+    .array(blockLast)
+    .array(blockMax)
+    .array(blockMinLen)
+    .array(termMax)
+    .array(termMinLen);
+  return [seal("POST", w.finish())];
+}
+
+/** Distinct values (sorted), each doc's index into them, and one serialized bitmap per value. */
+function facet(values: readonly string[]): { names: string[]; index: Uint32Array; bitmaps: Buffer; offsets: Uint32Array } {
+  const names = [...new Set(values)].sort();
+  const ids = new Map(names.map((n, i) => [n, i]));
+  const index = new Uint32Array(values.length);
+  const members: number[][] = names.map(() => []);
+  values.forEach((v, doc) => {
+    const i = ids.get(v)!;
+    index[doc] = i;
+    members[i]!.push(doc);
+  });
+  const blobs = members.map((m) => new Bitmap(m).serialize("portable"));
+  const offsets = new Uint32Array(names.length + 1);
+  blobs.forEach((b, i) => (offsets[i + 1] = offsets[i]! + b.length));
+  return { names, index, bitmaps: Buffer.concat(blobs), offsets };
+}
+
+export function serializeStore(s: SegmentData): Uint8Array[] {
+  const c = s.chunks;
+  const w = new PayloadWriter()
+    .json({ docs: s.docs })
+    .array(Int32Array.from(c, (x) => x.startLine))
+    .array(Int32Array.from(c, (x) => x.endLine));
+  for (const f of [facet(c.map((x) => x.path)), facet(c.map((x) => x.root)), facet(c.map((x) => x.language))]) {
+    w.strings(f.names).array(f.index).array(f.offsets).bytes(f.bitmaps);
+  }
+  w.strings(c.map((x) => x.symbol)).strings(c.map((x) => x.hash)).strings(c.map((x) => x.text));
+  return [seal("STOR", w.finish())];
+}
+
+export function serializeDeletes(docs: number, deleted: Bitmap): Uint8Array[] {
+  return [seal("DELS", new PayloadWriter().json({ docs, deleted: deleted.size }).bytes(deleted.serialize("portable")).finish())];
+}
