@@ -50,6 +50,8 @@ describe("index search is exact", () => {
           const pruned = s.search(query, k);
           const full = s.search(query, k, { strategy: "exhaustive" });
           expect(sameTopK(pruned, expected)).toBeNull();
+          // Small windows: many window boundaries, window skips and block seeks.
+          expect(sameTopK(s.search(query, k, { window: 16 + (q % 3) * 48 }), expected)).toBeNull();
           expect(sameTopK(full, expected)).toBeNull();
         }
       }),
@@ -76,6 +78,7 @@ describe("index search is exact", () => {
         });
         expect(expected.length).toBeGreaterThan(0);
         expect(sameTopK(s.search(query, 10, { filter }), expected)).toBeNull();
+        expect(sameTopK(s.search(query, 10, { filter, window: 32 }), expected)).toBeNull();
       }
     }
   });

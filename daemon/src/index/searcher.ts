@@ -1,11 +1,15 @@
 // Exact top-k over a snapshot of segments, for any mix of lexical (BM25) and latent (impact)
-// terms. The default strategy is document-at-a-time MaxScore (Turtle & Flood 1995) with
-// block-max bounds: query terms are ordered by their upper bound; terms whose bounds together
-// cannot lift a chunk above the current k-th score are "non-essential" and only looked up (by
-// skipping whole blocks) for chunks an essential term proposes, and a chunk is dropped as soon
-// as its partial score plus the bounds of the blocks it could still score in cannot beat the
-// k-th score. Nothing that could enter the top k is skipped, so results equal exhaustive
-// scoring's (test/unit/index-search.test.ts checks this against a brute-force scorer).
+// terms. The default strategy is MaxScore (Turtle & Flood 1995) over windows of doc ids, as
+// Lucene's MaxScoreBulkScorer does it: per window, each query term's bound is the largest
+// block maximum it has there; terms whose bounds together cannot lift a chunk above the
+// current k-th score are "non-essential"; the essential terms are added term-at-a-time into a
+// window accumulator, and the non-essential ones are only looked up for chunks whose partial
+// score plus the remaining bounds can still beat the k-th score. Nothing that could enter the
+// top k is skipped, so results equal exhaustive scoring's (test/unit/index-search.test.ts
+// checks this against a brute-force scorer). Why windows and term-at-a-time rather than
+// classic document-at-a-time cursors: in JavaScript a per-document cursor step costs as much
+// as adding ten postings to an array, and the document-at-a-time version measured 3–4× slower
+// than exhaustive scoring on bench/index (docs/index-format.md).
 //
 // Ties rank the lower global doc number first, where a chunk's global number is its position
 // in the snapshot (segments in manifest order). Chunks are visited in that order and one
@@ -44,7 +48,26 @@ export interface SearchOptions {
   strategy?: "maxscore" | "exhaustive";
   /** BM25 parameters for lexical terms; default DEFAULT_BM25 (the in-memory scorer's). */
   bm25?: Bm25Params;
+  /** Docs per scoring window of the pruned strategy; default WINDOW (64–16,384; tests use small ones to cross many windows). */
+  window?: number;
 }
+
+/**
+ * Docs per scoring window of the pruned strategy. Default 4,096 (as Lucene); 1,024–16,384 is
+ * sensible: smaller windows have tighter bounds and skip more, larger ones amortise the per-window
+ * work over more postings.
+ */
+export const WINDOW = 4096;
+
+/**
+ * Relative cost of looking a doc up in a posting list (block skip + binary search) against
+ * adding one posting to the window accumulator, measured on bench/index: about 8. Range 1–64;
+ * higher scores more terms in full.
+ */
+export const LOOKUP_COST = 8;
+
+/** Every SAMPLE-th window slot is read to estimate how many lookups a term would need; default 16. */
+const SAMPLE = 16;
 
 /** Bounded min-heap of (score, global doc); see the header for the tie rule. */
 class Heap {
@@ -118,6 +141,9 @@ export class Searcher {
   private readonly totalLength: number;
   private readonly aliveMasks = new Map<number, Uint8Array | null>();
   private readonly norms = new Map<string, Float64Array>();
+  /** Scratch for the pruned strategy's window (reused across queries; searches are synchronous). */
+  private window = new Float64Array(WINDOW);
+  private touched = new Uint8Array(WINDOW);
 
   constructor(readonly segments: readonly SegmentEntry[]) {
     let docs = 0, length = 0;
@@ -251,7 +277,7 @@ export class Searcher {
       const mask = this.mask(s, options.filter);
       const norm = cursors.some((c) => c.kind === TermKind.Bm25) ? this.norm(s, bm25) : null;
       if (options.strategy === "exhaustive") this.exhaustive(r, cursors, mask, norm, bm25, this.bases[s]!, heap);
-      else this.maxScore(r, cursors, mask, norm, bm25, this.bases[s]!, heap);
+      else this.maxScore(r, cursors, mask, norm, bm25, this.bases[s]!, heap, options.window ?? WINDOW);
     }
     return heap.hits();
   }
@@ -271,67 +297,144 @@ export class Searcher {
     for (let d = 0; d < r.docs; d++) if (touched[d] && (!mask || mask[d])) heap.offer(base + d, acc[d]!);
   }
 
-  private maxScore(r: SegmentReader, cs: Cursor[], mask: Uint8Array | null, norm: Float64Array | null, p: Bm25Params, base: number, heap: Heap): void {
-    cs.sort((a, b) => a.ub - b.ub);
+  /**
+   * MaxScore over windows of WINDOW docs, the way Lucene's MaxScoreBulkScorer does it: per
+   * window, each term's bound is the largest block maximum overlapping the window (tighter
+   * than its global maximum); terms are split into essential and non-essential by those
+   * bounds; a window whose bounds sum to no more than the k-th score is skipped whole;
+   * essential terms are scored term-at-a-time into a window-sized accumulator (tight loops,
+   * no per-doc cursor juggling); non-essential terms are looked up only for candidates whose
+   * partial score plus the remaining bounds can still beat the k-th score.
+   */
+  private maxScore(r: SegmentReader, cs: Cursor[], mask: Uint8Array | null, norm: Float64Array | null, p: Bm25Params, base: number, heap: Heap, windowSize: number): void {
+    if (this.window.length < windowSize) {
+      this.window = new Float64Array(windowSize);
+      this.touched = new Uint8Array(windowSize);
+    }
     const n = cs.length;
-    const prefix = new Float64Array(n);
-    for (let i = 0, sum = 0; i < n; i++) prefix[i] = sum += cs[i]!.ub;
     const ids = r.docIds, vals = r.values, blockLast = r.blockLast, blockMax = r.blockMax, blockMinLen = r.blockMinLen;
     const k1p = p.k1 + 1;
     const avg = this.totalLength / this.totalDocs || 1;
-    const contribution = (c: Cursor, i: number, d: number): number =>
-      c.kind === TermKind.Impact ? c.coef * vals[i]! : (c.coef * vals[i]! * k1p) / (vals[i]! + norm![d]!);
-    const blockBound = (c: Cursor): number => {
-      if (c.kind === TermKind.Impact) return c.coef * blockMax[c.block]!;
-      const tf = blockMax[c.block]!;
-      return (c.coef * tf * k1p) / (tf + p.k1 * (1 - p.b + (p.b * blockMinLen[c.block]!) / avg));
-    };
+    const acc = this.window;
+    const touched = this.touched;
+    const order: Cursor[] = cs.slice();
+    const bound = new Float64Array(n);
+    const windowPostings = new Float64Array(n);
+    const rank = Array.from({ length: n }, (_, i) => i);
+    const wub = new Float64Array(n);
+    const prefix = new Float64Array(n);
     let theta = heap.threshold;
-    let firstEssential = 0;
-    while (firstEssential < n && prefix[firstEssential]! <= theta) firstEssential++;
-    for (;;) {
-      if (firstEssential >= n) return;
-      // The next candidate: the smallest current doc of any essential term.
-      let doc = 0xffffffff;
-      for (let i = firstEssential; i < n; i++) {
-        const c = cs[i]!;
-        if (c.pos < c.end && ids[c.pos]! < doc) doc = ids[c.pos]!;
-      }
-      if (doc === 0xffffffff) return;
-      let score = 0;
-      for (let i = firstEssential; i < n; i++) {
-        const c = cs[i]!;
-        if (c.pos < c.end && ids[c.pos] === doc) score += contribution(c, c.pos++, doc);
-      }
-      if (mask && !mask[doc]) continue;
-      if (firstEssential > 0) {
-        if (score + prefix[firstEssential - 1]! <= theta) continue;
-        // Block-max bound: move each non-essential term to the block that could hold `doc`
-        // (block boundaries only, no doc ids read) and add up those blocks' maxima.
-        let bound = score;
-        for (let i = 0; i < firstEssential; i++) {
-          const c = cs[i]!;
-          while (c.block < c.blockEnd && blockLast[c.block]! < doc) c.block++;
-          if (c.block < c.blockEnd) bound += blockBound(c);
+    for (let winStart = 0; winStart < r.docs; winStart += windowSize) {
+      const winEnd = Math.min(r.docs, winStart + windowSize);
+      // Window bounds from block maxima: skip blocks that end before the window, then take
+      // the max over blocks that start inside it.
+      let total = 0;
+      for (let t = 0; t < n; t++) {
+        const c = cs[t]!;
+        while (c.block < c.blockEnd && blockLast[c.block]! < winStart) c.block++;
+        let m = 0, minLen = 0xffffffff, blocks = 0;
+        for (let b = c.block; b < c.blockEnd; b++, blocks++) {
+          if (ids[c.start + (b - c.firstBlock) * BLOCK]! >= winEnd) break;
+          if (blockMax[b]! > m) m = blockMax[b]!;
+          if (blockMinLen[b]! < minLen) minLen = blockMinLen[b]!;
         }
-        if (bound <= theta) continue;
+        const v = m === 0 ? 0 : c.kind === TermKind.Impact ? c.coef * m : (c.coef * m * k1p) / (m + p.k1 * (1 - p.b + (p.b * minLen) / avg));
+        bound[t] = v;
+        windowPostings[t] = blocks * BLOCK;
+        total += v;
+      }
+      if (total <= theta) continue;
+      rank.sort((a, b) => bound[a]! - bound[b]!);
+      for (let i = 0, sum = 0; i < n; i++) {
+        order[i] = cs[rank[i]!]!;
+        wub[i] = bound[rank[i]!]!;
+        prefix[i] = sum += wub[i]!;
+      }
+      let firstEssential = 0;
+      while (firstEssential < n && prefix[firstEssential]! <= theta) firstEssential++;
+      // Essential terms, term-at-a-time into the window accumulator.
+      const scatter = (c: Cursor): void => {
+        let q = c.pos;
+        if (q < c.end && ids[q]! < winStart) {
+          // Jump to the first block that reaches the window, then walk.
+          const blockFirst = c.start + (c.block - c.firstBlock) * BLOCK;
+          if (q < blockFirst) q = blockFirst;
+          while (q < c.end && ids[q]! < winStart) q++;
+        }
+        if (c.kind === TermKind.Impact) {
+          for (; q < c.end; q++) {
+            const d = ids[q]!;
+            if (d >= winEnd) break;
+            acc[d - winStart]! += c.coef * vals[q]!;
+            touched[d - winStart] = 1;
+          }
+        } else {
+          for (; q < c.end; q++) {
+            const d = ids[q]!;
+            if (d >= winEnd) break;
+            const tf = vals[q]!;
+            acc[d - winStart]! += (c.coef * tf * k1p) / (tf + norm![d]!);
+            touched[d - winStart] = 1;
+          }
+        }
+        c.pos = q;
+      };
+      let any = false;
+      for (let i = firstEssential; i < n; i++) {
+        if (wub[i] === 0) continue;
+        scatter(order[i]!);
+        any = true;
+      }
+      if (!any) continue;
+      // Looking a doc up in a list costs about LOOKUP_COST times adding a posting. The next
+      // non-essential term would be looked up for every candidate whose partial score is above
+      // theta − prefix; when that is more lookups (estimated on every SAMPLE-th slot) than the
+      // term has postings in the window / LOOKUP_COST, score it in full instead. The split stays
+      // contiguous, so the prefix bounds still hold for the terms left to look up.
+      const span = winEnd - winStart;
+      while (firstEssential > 0) {
+        const t = firstEssential - 1;
+        const need = theta - prefix[t]!;
+        let pass = 0;
+        for (let w = 0; w < span; w += SAMPLE) if (touched[w] && acc[w]! > need) pass++;
+        if (windowPostings[rank[t]!]! >= pass * SAMPLE * LOOKUP_COST) break;
+        scatter(order[t]!);
+        firstEssential--;
+      }
+      for (let w = 0; w < winEnd - winStart; w++) {
+        if (!touched[w]) continue;
+        touched[w] = 0;
+        let score = acc[w]!;
+        acc[w] = 0;
+        const doc = winStart + w;
+        if (mask && !mask[doc]) continue;
         let pruned = false;
         for (let i = firstEssential - 1; i >= 0; i--) {
           if (score + prefix[i]! <= theta) { pruned = true; break; }
-          const c = cs[i]!;
-          if (c.block >= c.blockEnd) continue;
-          // Seek within the current block (the block pointer is already at doc's block).
-          const blockFirst = c.start + (c.block - c.firstBlock) * BLOCK;
-          if (c.pos < blockFirst) c.pos = blockFirst;
-          while (c.pos < c.end && ids[c.pos]! < doc) c.pos++;
-          if (c.pos < c.end && ids[c.pos] === doc) score += contribution(c, c.pos, doc);
+          const c = order[i]!;
+          let q = c.pos;
+          if (q < c.end && ids[q]! < doc) {
+            while (c.block < c.blockEnd && blockLast[c.block]! < doc) c.block++;
+            if (c.block >= c.blockEnd) { c.pos = c.end; continue; }
+            // Binary search inside the block: its last doc is ≥ doc, so the answer is in it.
+            let lo = Math.max(q, c.start + (c.block - c.firstBlock) * BLOCK);
+            let hi = Math.min(c.end - 1, c.start + (c.block - c.firstBlock + 1) * BLOCK - 1);
+            while (lo < hi) {
+              const mid = (lo + hi) >> 1;
+              if (ids[mid]! < doc) lo = mid + 1;
+              else hi = mid;
+            }
+            q = lo;
+            c.pos = q;
+          }
+          if (q < c.end && ids[q] === doc) {
+            const v = vals[q]!;
+            score += c.kind === TermKind.Impact ? c.coef * v : (c.coef * v * k1p) / (v + norm![doc]!);
+          }
         }
-        if (pruned) continue;
-      }
-      if (score > theta) {
+        if (pruned || score <= theta) continue;
         heap.offer(base + doc, score);
         theta = heap.threshold;
-        while (firstEssential < n && prefix[firstEssential]! <= theta) firstEssential++;
       }
     }
   }
