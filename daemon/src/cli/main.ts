@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ErrorCode, isLoupeError, LoupeError } from "../errors.js";
 import { readEvalSet } from "../eval/beir.js";
-import { EVAL_MODES, runEval, type EvalMode } from "../eval/run.js";
+import { EVAL_ENGINES, EVAL_MODES, runEval, type EvalEngine, type EvalMode } from "../eval/run.js";
 import { loadLabels } from "../model/labels.js";
 import { DEFAULT_FUSION, type FusionKind } from "../search/fusion.js";
 import { ensureDefaultPack } from "../model/default-pack.js";
@@ -21,8 +21,9 @@ Usage:
   loupe search <query> [--root DIR] [--mode hybrid|lexical|latent|dense] [--k N] [--json]
       Index DIR (default: .) in memory and print the best chunks.
   loupe eval --set DIR --mode lexical|dense|latent|hybrid [--json]
-            [--fusion wsum|rrf] [--alpha A] [--query-k N] [--doc-k N]
+            [--fusion wsum|rrf] [--alpha A] [--query-k N] [--doc-k N] [--engine index|memory]
       Score a retrieval mode on a BEIR-layout set (corpus.jsonl, queries.jsonl, qrels.tsv).
+      --engine: the on-disk index engine (default) or the in-memory scorers, for comparison.
   loupe encode <text> [--query] [--k N] [--json]
       Print the text's active SAE latents with weights and labels.
   loupe pack [--json]
@@ -52,6 +53,7 @@ const OPTIONS = {
   alpha: { type: "string" },
   "query-k": { type: "string" },
   "doc-k": { type: "string" },
+  engine: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } satisfies ParseArgsConfig["options"];
@@ -128,6 +130,7 @@ async function cmdEval(values: Values): Promise<void> {
     name: values.set.replace(/\/+$/, ""),
     mode,
     fusion,
+    engine: oneOf<EvalEngine>("engine", values.engine, EVAL_ENGINES, "index"),
     ...(values["query-k"] ? { queryK: positiveInt("query-k", values["query-k"], 40, 65536) } : {}),
     ...(values["doc-k"] ? { docK: positiveInt("doc-k", values["doc-k"], 400, 65536) } : {}),
     ...(encoder ? { encoder } : {}),

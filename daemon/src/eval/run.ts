@@ -1,7 +1,14 @@
-// `loupe eval`: index every document of a BEIR-layout set as one unit with the engine of the
-// day, run every query, and score the rankings. Modes are retrieval channels; later issues add
-// `latent` and `hybrid`.
-import type { Encoder } from "../model/encoder.js";
+// `loupe eval`: index every document of a BEIR-layout set as one unit, run every query, and
+// score the rankings. Modes are retrieval channels. The lexical, latent and hybrid modes run on
+// the on-disk index engine (daemon/src/index/, in an in-memory directory) by default; `engine:
+// "memory"` runs the in-memory scorers of daemon/src/search/ instead, which the index must
+// match within quantisation noise (docs/index-format.md). Dense search has no index yet.
+import { analyze, ANALYZER_VERSION } from "../analysis/analyzer.js";
+import { MemoryDirectory } from "../index/directory.js";
+import { Index } from "../index/index.js";
+import type { Searcher } from "../index/searcher.js";
+import { latentQuery, lexicalQuery } from "../index/terms.js";
+import type { Encoder, SparseVector } from "../model/encoder.js";
 import { Bm25Index } from "../search/bm25.js";
 import { DenseIndex } from "../search/dense.js";
 import { DEFAULT_FUSION, fuse, type FusionOptions } from "../search/fusion.js";
@@ -25,6 +32,9 @@ export interface EvalResult {
 
 export type Progress = (phase: string, done: number, total: number) => void;
 
+export const EVAL_ENGINES = ["index", "memory"] as const;
+export type EvalEngine = (typeof EVAL_ENGINES)[number];
+
 export interface EvalOptions {
   name: string;
   mode: EvalMode;
@@ -36,6 +46,8 @@ export interface EvalOptions {
   /** latent and hybrid: Top-K overrides for queries and documents (default: the pack's). */
   queryK?: number;
   docK?: number;
+  /** lexical, latent, hybrid: "index" (default) or the in-memory scorers ("memory"). */
+  engine?: EvalEngine;
 }
 
 /** Texts per encoder call while indexing: enough to fill batches, small enough to report progress. */
@@ -61,17 +73,65 @@ function lexicalIndex(set: EvalSet, progress: Progress): Bm25Index {
 
 async function latentRankings(set: EvalSet, encoder: Encoder, options: EvalOptions, k: number, progress: Progress): Promise<Hit[][]> {
   const index = new SparseIndex();
-  const texts = set.docs.map(docText);
-  for (let i = 0; i < texts.length; i += ENCODE_CHUNK) {
-    for (const v of await encoder.encodeSparse(texts.slice(i, i + ENCODE_CHUNK), "document", options.docK)) index.add(v);
-    progress("encoding documents", Math.min(i + ENCODE_CHUNK, texts.length), texts.length);
-  }
+  for (const v of await encodeDocs(set, encoder, options, progress)) index.add(v);
   const queries = await encoder.encodeSparse(set.queries.map((q) => q.text), "query", options.queryK);
   return queries.map((q) => index.search(q, k));
 }
 
+async function encodeDocs(set: EvalSet, encoder: Encoder, options: EvalOptions, progress: Progress): Promise<SparseVector[]> {
+  const texts = set.docs.map(docText);
+  const out: SparseVector[] = [];
+  for (let i = 0; i < texts.length; i += ENCODE_CHUNK) {
+    out.push(...(await encoder.encodeSparse(texts.slice(i, i + ENCODE_CHUNK), "document", options.docK)));
+    progress("encoding documents", Math.min(i + ENCODE_CHUNK, texts.length), texts.length);
+  }
+  return out;
+}
+
+/** Every document as one chunk of an index in an in-memory directory; `path` is the document's number. */
+async function buildIndex(set: EvalSet, vectors: SparseVector[] | null, lexical: boolean, encoder: Encoder | undefined, progress: Progress): Promise<Searcher> {
+  const index = await Index.open(new MemoryDirectory(), {
+    pack: vectors && encoder ? encoder.pack.manifest.fingerprint : null,
+    analyzer: ANALYZER_VERSION,
+    maxBufferedDocs: 1 << 30,
+  });
+  for (let i = 0; i < set.docs.length; i++) {
+    await index.add({
+      path: String(i), startLine: 1, endLine: 1, symbol: "", hash: "", text: "", root: "", language: "",
+      ...(lexical ? { lexical: analyze(docText(set.docs[i]!)) } : {}),
+      ...(vectors ? { latent: vectors[i]! } : {}),
+    });
+    if ((i + 1) % 1000 === 0 || i + 1 === set.docs.length) progress("indexing", i + 1, set.docs.length);
+  }
+  await index.commit();
+  return index.searcher();
+}
+
+/** Index hits carry global chunk numbers; eval wants document numbers (kept in the path). */
+function toDocs(searcher: Searcher, hits: Hit[]): Hit[] {
+  return hits.map((h) => ({ doc: Number(searcher.chunk(h.doc).path), score: h.score }));
+}
+
+async function rankOnIndex(set: EvalSet, options: EvalOptions, k: number, progress: Progress): Promise<Hit[][]> {
+  const queries = set.queries.map((q) => q.text);
+  const mode = options.mode;
+  const encoder = options.encoder;
+  if (mode !== "lexical" && !encoder) throw new Error(`${mode} mode needs an encoder`);
+  const vectors = mode === "lexical" ? null : await encodeDocs(set, encoder!, options, progress);
+  const searcher = await buildIndex(set, vectors, mode !== "latent", encoder, progress);
+  const fusion = options.fusion ?? DEFAULT_FUSION;
+  const depth = mode === "hybrid" ? fusion.depth : k;
+  const lexicalHits = mode === "latent" ? null : queries.map((q) => toDocs(searcher, searcher.search(lexicalQuery(analyze(q)), depth)));
+  if (mode === "lexical") return lexicalHits!;
+  const qv = await encoder!.encodeSparse(queries, "query", options.queryK);
+  const latentHits = qv.map((v) => toDocs(searcher, searcher.search(latentQuery(v), depth)));
+  if (mode === "latent") return latentHits;
+  return queries.map((_, i) => fuse(lexicalHits![i]!, latentHits[i]!, k, fusion));
+}
+
 async function rank(set: EvalSet, options: EvalOptions, k: number): Promise<Hit[][]> {
   const progress = options.onProgress ?? (() => {});
+  if (options.mode !== "dense" && (options.engine ?? "index") === "index") return rankOnIndex(set, options, k, progress);
   const queries = set.queries.map((q) => q.text);
   if (options.mode === "lexical") {
     const index = lexicalIndex(set, progress);
