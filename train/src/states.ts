@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     const origin: Array<[number, number]> = [];
     for (let q = p; q < Math.min(p + GROUP, passages.length); q++) {
       let offset = 0;
-      for (const w of windows(encoder.tokenize(passages[q]!), pack.manifest.maxTokens, 0)) {
+      for (const w of windows(encoder.tokenize(encoder.encoderText(passages[q]!)), pack.manifest.maxTokens, 0)) {
         group.push(w);
         origin.push([q, offset]);
         offset += w.length;

@@ -118,6 +118,9 @@ export async function ensureDefaultPack({ cacheDir, log = () => {}, saeDir = SHI
         },
       },
       ...(hasLabels ? { labels: LABELS_FILE } : {}),
+      // Code reaches USE-Lite as noise otherwise (no newline piece, shredded identifiers);
+      // measured in docs/quality.md.
+      textNormalization: "split-identifiers",
       maxTokens: MAX_POSITIONS,
       windowOverlap: 32,
       hiddenSize: HIDDEN_SIZE,

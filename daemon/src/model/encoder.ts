@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import ort from "onnxruntime-node";
 import { ErrorCode, LoupeError } from "../errors.js";
 import type { ModelPack } from "./pack.js";
+import { normalizeForEncoder } from "./normalize.js";
 import { UseTokenizer, windows, type Vocabulary } from "./tokenizer.js";
 
 /** Which execution provider runs the session. `auto` tries GPUs first and falls back to CPU. */
@@ -124,9 +125,14 @@ export class Encoder {
     return this.tokenizer.encode(text);
   }
 
-  /** The encoder windows of `text` (at most `maxTokens` ids each, overlapping). */
+  /** The text as the encoder reads it (the pack's normalisation; see normalize.ts). */
+  encoderText(text: string): string {
+    return normalizeForEncoder(text, this.pack.manifest.textNormalization);
+  }
+
+  /** The encoder windows of `text` (at most `maxTokens` ids each, overlapping), after normalisation. */
   windows(text: string): number[][] {
-    return windows(this.tokenizer.encode(text), this.pack.manifest.maxTokens, this.pack.manifest.windowOverlap);
+    return windows(this.tokenizer.encode(this.encoderText(text)), this.pack.manifest.maxTokens, this.pack.manifest.windowOverlap);
   }
 
   /**

@@ -7,6 +7,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { ErrorCode, LoupeError } from "../errors.js";
+import { TEXT_NORMALIZATIONS } from "./normalize.js";
 
 /** The manifest format this build reads and writes. */
 export const PACK_FORMAT = 1;
@@ -50,6 +51,11 @@ export const ManifestSchema = z.object({
   }),
   /** Per-latent labels (top-activating tokens with context), when the pack has an SAE. */
   labels: fileName.optional(),
+  /**
+   * How text is normalised before the encoder's tokenizer sees it (see normalize.ts); the
+   * lexical channel always reads the original text. Default "none".
+   */
+  textNormalization: z.enum(TEXT_NORMALIZATIONS).default("none"),
   /** Longest token sequence one encoder window takes. */
   maxTokens: z.number().int().positive(),
   /** Tokens shared by neighbouring windows of a long text (0 ≤ overlap < maxTokens). */

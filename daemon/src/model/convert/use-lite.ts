@@ -18,8 +18,8 @@ import { DataType, GraphBuilder } from "../onnx/graph.js";
 import type { SaeEncoder } from "../sae-format.js";
 import type { TfjsTensor } from "../tfjs-weights.js";
 
-/** Bumped whenever the emitted graph changes, so cached conversions are rebuilt. */
-export const CONVERTER_VERSION = 2;
+/** Bumped whenever the emitted graph or manifest changes, so cached conversions are rebuilt. */
+export const CONVERTER_VERSION = 3;
 export const OPSET = 18; // ScatterElements with reduction "max" needs 18
 export const HIDDEN_SIZE = 512;
 export const MAX_POSITIONS = 128;
