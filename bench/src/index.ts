@@ -22,6 +22,7 @@ import { parseArgs } from "node:util";
 import { FsDirectory } from "@loupe/daemon/index/directory";
 import { Index } from "@loupe/daemon/index/index";
 import { latentTerm, lexicalTerm, type QueryTerm } from "@loupe/daemon/index/terms";
+import { topK } from "@loupe/daemon/search/topk";
 
 const SPACE = 32_768;
 const LATENTS = 400;
@@ -226,7 +227,7 @@ async function run(size: number, root: string, nQueries: number, nBrute: number)
       for (const end = p + LATENTS; p < end; p++) s += dense[fwdIds[p]!]! * fwdW[p]!;
       scores[d] = s;
     }
-    const best = Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]! || a - b).slice(0, K);
+    const best = topK(scores, K, 0).map((h) => h.doc);
     brute.push(performance.now() - t0);
     const got = new Set(c.top[i]);
     overlap += best.filter((d) => got.has(d)).length / K;
