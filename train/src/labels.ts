@@ -2,7 +2,8 @@
 // corpus, keeps each latent's strongest activations, and labels the latent with the tokens
 // that most often carry them, plus one short context. Writes labels.json beside the SAE.
 //
-//   node train/dist/labels.js [--sae DIR] [--tokens N]
+//   node train/dist/labels.js [--sae DIR] [--states DIR] [--tokens N]
+// (--states: a folder written by states.ts or pair-states.ts; default: the config's states.out)
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -13,7 +14,7 @@ import { encodeBatch, encoderSession, type SaeParams } from "./sae.js";
 import { SHARD_TOKENS, type StatesMeta } from "./states-format.js";
 
 const { values: args } = parseArgs({
-  options: { config: { type: "string" }, sae: { type: "string" }, tokens: { type: "string" } },
+  options: { config: { type: "string" }, sae: { type: "string" }, states: { type: "string" }, tokens: { type: "string" } },
   strict: true,
 });
 
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
   const saeDir = resolve(args.sae ?? "daemon/packs/use-lite-en");
   const sae = await readSaeEncoder(saeDir);
   const { width, dim, layer } = sae.meta;
-  const statesDir = resolve(config.states.out);
+  const statesDir = resolve(args.states ?? config.states.out);
   const meta = JSON.parse(await readFile(join(statesDir, "meta.json"), "utf8")) as StatesMeta;
   const limit = Math.min(meta.tokens, args.tokens ? Number(args.tokens) : 400_000);
   const ids = new Int32Array((await readFile(join(statesDir, "token-ids.i32"))).buffer.slice(0));
@@ -107,7 +108,7 @@ async function main(): Promise<void> {
     labels.push([...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, 3).map(([w]) => w).join(" / "));
     examples.push(context(topTok[latent * TOP + best]!));
   }
-  const out = { format: 1, source: `top ${TOP} activations per latent over ${limit} training-corpus tokens`, labels, examples };
+  const out = { format: 1, source: `top ${TOP} activations per latent over ${limit} training tokens (${statesDir.split("/").pop()})`, labels, examples };
   await writeFile(join(saeDir, "labels.json"), JSON.stringify(out) + "\n");
   process.stderr.write(`\nlabels: ${width - unlabeled}/${width} latents labelled → ${join(saeDir, "labels.json")}\n`);
 }

@@ -1,0 +1,264 @@
+#!/usr/bin/python3
+"""Trains the sparse head for retrieval (issue 4): the SAE encoder of the default pack,
+initialised from the reconstruction SAE, fine-tuned on mined (query, document) pairs.
+
+The backbone (USE-Lite) is frozen, so its token states are computed once by
+train/src/pair-states.ts. The head is exactly what the fused ONNX graph runs at search time:
+
+    z_i = W (s * h_i - b_pre) + b        (per token i; W: width x dim, one row per latent)
+    u_j = log(1 + ReLU(max_i z_ij))      (max-pool over the text's tokens)
+    score(q, d) = u_q . u_d              (Top-K 40 / 400 applied at inference)
+
+Loss (SPLADE-style): InfoNCE over in-batch negatives on score x a learned scale, on the Top-K
+vectors (as SPLARE trains), plus FLOPS
+regularisation (sum over latents of the squared mean activation in the batch), separately for
+queries and documents, which keeps the vectors sparse and the latents balanced.
+
+The max-pool is differentiated by hand: only the arg-max token of each (text, latent) gets a
+gradient, so the backward pass is one matrix product of the same size as the forward one and
+no [tokens x width] activation graph is kept. PyTorch (Debian's python3-torch, with OpenBLAS
+from libopenblas0-pthread) does the dense products; the shipped pack never needs it.
+
+  /usr/bin/python3 train/py/train_head.py --config train/config/head.json
+"""
+import argparse
+import base64
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+
+
+def load_config():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default="train/config/head.json")
+    ap.add_argument("--out", default=None, help="folder for sae.json + sae-encoder.f16 (default: config)")
+    ap.add_argument("--epochs", type=float, default=None)
+    ap.add_argument("--max-pairs", type=int, default=None)
+    args = ap.parse_args()
+    cfg = json.load(open(args.config))
+    if args.out:
+        cfg["out"] = args.out
+    if args.epochs is not None:
+        cfg["epochs"] = args.epochs
+    if args.max_pairs is not None:
+        cfg["maxPairs"] = args.max_pairs
+    return cfg
+
+
+def read_sae(folder):
+    meta = json.load(open(os.path.join(folder, "sae.json")))
+    w = np.fromfile(os.path.join(folder, "sae-encoder.f16"), dtype="<f2").reshape(meta["width"], meta["dim"])
+    unb64 = lambda s: np.frombuffer(base64.b64decode(s), dtype="<f4").copy()
+    return meta, w.astype(np.float32), unb64(meta["bEnc"]), unb64(meta["bPre"])
+
+
+def write_sae(folder, meta, w, b_enc, training):
+    os.makedirs(folder, exist_ok=True)
+    w.astype("<f2").tofile(os.path.join(folder, "sae-encoder.f16"))
+    b64 = lambda a: base64.b64encode(np.ascontiguousarray(a, dtype="<f4").tobytes()).decode()
+    out = dict(meta)
+    out["bEnc"] = b64(b_enc)
+    out["training"] = training
+    with open(os.path.join(folder, "sae.json"), "w") as f:
+        json.dump(out, f, indent=1)
+        f.write("\n")
+
+
+def load_states(folder, scale, b_pre):
+    """All token states as (s * h - b_pre) in float16, plus (first token, length) per text."""
+    meta = json.load(open(os.path.join(folder, "meta.json")))
+    dim, layer = meta["hidden"], meta["layers"][0]
+    x = np.empty((meta["tokens"], dim), dtype=np.float16)
+    at = 0
+    for s in range(meta["shards"]):
+        shard = np.fromfile(os.path.join(folder, f"layer{layer}-{s:04d}.f32"), dtype="<f4").reshape(-1, dim)
+        x[at:at + len(shard)] = (shard * scale - b_pre).astype(np.float16)
+        at += len(shard)
+    assert at == meta["tokens"], (at, meta["tokens"])
+    spans = np.fromfile(os.path.join(folder, "texts.i32"), dtype="<i4").reshape(-1, 2)
+    return torch.from_numpy(x), torch.from_numpy(spans.astype(np.int64)), meta
+
+
+class Head:
+    """z = x W^T + b, max-pooled per text; gradients of the pooled maxima flow to W and b."""
+
+    def __init__(self, w, b):
+        self.w = torch.from_numpy(w).requires_grad_(False)
+        self.b = torch.from_numpy(b).requires_grad_(False)
+
+    def pooled(self, x, spans):
+        """x: [tokens, dim] float32 of the batch's texts laid end to end; spans: (start, length)
+        within x. Returns zmax [texts, width] and the arg-max token (row of x) per entry."""
+        z = torch.addmm(self.b, x, self.w.t())
+        zmax = torch.empty(len(spans), z.shape[1])
+        arg = torch.empty(len(spans), z.shape[1], dtype=torch.int64)
+        for t, (s, n) in enumerate(spans):
+            v, i = z[s:s + n].max(0)
+            zmax[t] = v
+            arg[t] = i + s
+        return zmax, arg
+
+    def grads(self, x, arg, g):
+        """dL/dW and dL/db from dL/dzmax (g: [texts, width])."""
+        c = torch.zeros(x.shape[0], g.shape[1])
+        c.scatter_add_(0, arg, g)
+        return c.t().mm(x), g.sum(0)
+
+
+def gather(x_all, spans_all, texts):
+    """The token states of `texts` laid end to end, and each text's (start, length) there."""
+    parts, spans, at = [], [], 0
+    for t in texts:
+        s, n = spans_all[t].tolist()
+        parts.append(x_all[s:s + n])
+        spans.append((at, n))
+        at += n
+    return torch.cat(parts).float(), spans
+
+
+def topk_mask(u, k):
+    if k >= u.shape[1]:
+        return u
+    v, i = u.topk(k, dim=1)
+    return torch.zeros_like(u).scatter_(1, i, v)
+
+
+@torch.no_grad()
+def encode(head, x_all, spans_all, texts, k, batch=256):
+    out = []
+    for i in range(0, len(texts), batch):
+        x, spans = gather(x_all, spans_all, texts[i:i + batch])
+        zmax, _ = head.pooled(x, spans)
+        out.append(topk_mask(torch.log1p(torch.relu(zmax)), k))
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def validate(head, x_all, spans_all, pairs, k_q, k_d):
+    """Held-out pairs: each query against every held-out document (MRR@10, R@1), and sparsity."""
+    uq = encode(head, x_all, spans_all, [2 * p for p in pairs], k_q)
+    ud = encode(head, x_all, spans_all, [2 * p + 1 for p in pairs], k_d)
+    s = uq @ ud.t()
+    rank = (s > s.diag().unsqueeze(1)).sum(1)
+    mrr = torch.where(rank < 10, 1.0 / (rank + 1).float(), torch.zeros(len(pairs))).mean().item()
+    used = int(((ud > 0).sum(0) > 0).sum().item())
+    return {"mrr@10": round(mrr, 4), "r@1": round((rank == 0).float().mean().item(), 4),
+            "q_active": round((uq > 0).sum(1).float().mean().item(), 1),
+            "d_active": round((ud > 0).sum(1).float().mean().item(), 1), "latents_used": used}
+
+
+def main():
+    cfg = load_config()
+    torch.manual_seed(cfg["seed"])
+    random.seed(cfg["seed"])
+    torch.set_num_threads(cfg.get("threads", os.cpu_count()))
+    meta, w, b_enc, b_pre = read_sae(cfg["init"])
+    x_all, spans_all, smeta = load_states(cfg["states"], meta["scale"], b_pre)
+    n_pairs = len(spans_all) // 2
+    order = list(range(n_pairs))
+    random.Random(cfg["seed"]).shuffle(order)
+    held = order[:cfg["heldOutPairs"]]
+    train = order[cfg["heldOutPairs"]:]
+    if cfg.get("maxPairs"):
+        train = train[:cfg["maxPairs"]]
+    hard = None
+    if cfg.get("hardNegatives"):
+        hard = np.fromfile(os.path.join(cfg["states"], "hardneg.i32"), dtype="<i4")
+        held_set = set(held)
+        # A held-out pair's document never serves as a training negative.
+        hard = np.array([-1 if h in held_set else h for h in hard], dtype=np.int64)
+    print(f"states: {smeta['tokens']} tokens, {n_pairs} pairs ({len(train)} train, {len(held)} held out)", file=sys.stderr)
+
+    head = Head(w, b_enc)
+    w0 = head.w.clone()
+    params = [head.w, head.b]
+    log_scale = torch.tensor(math.log(1 / cfg["temperature"]))
+    m = [torch.zeros_like(p) for p in params]
+    v = [torch.zeros_like(p) for p in params]
+    b1, b2, eps = 0.9, 0.999, 1e-8
+    B, kq, kd = cfg["batch"], cfg["topK"]["query"], cfg["topK"]["document"]
+    steps = int(cfg["epochs"] * len(train) / B)
+    warm = cfg["warmupSteps"]
+    log = open(cfg["log"], "w")
+    v0 = validate(head, x_all, spans_all, held, kq, kd)
+    print(f"step 0 held-out {v0}", file=sys.stderr)
+    log.write(json.dumps({"step": 0, **{f"held_{k}": x for k, x in v0.items()}}) + "\n")
+    started = time.time()
+    rng = random.Random(cfg["seed"] + 1)
+    batches = []
+    step = 0
+    while step < steps:
+        if not batches:
+            rng.shuffle(train)
+            batches = [train[i:i + B] for i in range(0, len(train) - B + 1, B)]
+        pairs = batches.pop()
+        # Extra documents: each pair's lexical hard negative (another pair's document), scored
+        # against every query of the batch like the in-batch documents.
+        negs = [int(hard[p]) for p in pairs if hard is not None and hard[p] >= 0]
+        x, spans = gather(x_all, spans_all, [t for p in pairs for t in (2 * p, 2 * p + 1)] + [2 * q + 1 for q in negs])
+        zmax, arg = head.pooled(x, spans)
+        zmax.requires_grad_(True)
+        u = torch.log1p(torch.relu(zmax))
+        m2 = 2 * len(pairs)
+        uq = u[0:m2:2]
+        ud = torch.cat([u[1:m2:2], u[m2:]])
+        if cfg["trainTopK"]:
+            # SPLARE's Top-K pooling in training too: the vectors scored are the ones indexed.
+            uq, ud = topk_mask(uq, kq), topk_mask(ud, kd)
+        log_scale.requires_grad_(True)
+        scores = (uq @ ud.t()) * log_scale.exp()
+        rank_loss = torch.nn.functional.cross_entropy(scores, torch.arange(len(pairs)))
+        # FLOPS (Paria et al. 2020), ramped up quadratically as in SPLADE.
+        ramp = min(1.0, (step / max(1, cfg["flopsRampSteps"])) ** 2)
+        flops_q = (uq.mean(0) ** 2).sum()
+        flops_d = (ud.mean(0) ** 2).sum()
+        loss = rank_loss + ramp * (cfg["lambdaQ"] * flops_q + cfg["lambdaD"] * flops_d)
+        loss.backward()
+        gw, gb = head.grads(x, arg, zmax.grad)
+        with torch.no_grad():
+            # The score scale only shapes the softmax (rankings do not depend on it); plain SGD.
+            log_scale -= cfg["scaleLr"] * log_scale.grad
+            log_scale.grad = None
+        if cfg.get("anchor", 0) > 0:
+            # Keep latents near their reconstruction meaning (labels stay interpretable).
+            gw += cfg["anchor"] * (head.w - w0)
+        lr = cfg["lr"] * min(1.0, (step + 1) / warm) * max(0.0, 1 - step / steps) ** 0.5
+        step += 1
+        for p, g, mm, vv in zip(params, (gw, gb), m, v):
+            mm.mul_(b1).add_(g, alpha=1 - b1)
+            vv.mul_(b2).addcmul_(g, g, value=1 - b2)
+            mhat = mm / (1 - b1 ** step)
+            vhat = vv / (1 - b2 ** step)
+            p.sub_(lr * mhat / (vhat.sqrt() + eps))
+        if step % cfg["logEvery"] == 0 or step == steps:
+            rec = {"step": step, "loss": round(loss.item(), 4), "rank_loss": round(rank_loss.item(), 4),
+                   "flops_q": round(flops_q.item(), 3), "flops_d": round(flops_d.item(), 3), "lr": lr, "scale": round(log_scale.exp().item(), 4),
+                   "q_active": round((uq > 0).sum(1).float().mean().item(), 1),
+                   "d_active": round((ud > 0).sum(1).float().mean().item(), 1),
+                   "seconds": round(time.time() - started, 1)}
+            if step % cfg["validateEvery"] == 0 or step == steps:
+                rec.update({f"held_{k}": x for k, x in validate(head, x_all, spans_all, held, kq, kd).items()})
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            print(json.dumps(rec), file=sys.stderr)
+    final = validate(head, x_all, spans_all, held, kq, kd)
+    minutes = round((time.time() - started) / 60, 1)
+    training = {"objective": "InfoNCE (in-batch" + (" and BM25 hard" if hard is not None else "") + " negatives) + FLOPS",
+                "init": cfg["init"], "previous": meta.get("training", {}),
+                "pairs": len(train), "heldOutPairs": len(held), "steps": steps, "batch": B,
+                "epochs": cfg["epochs"], "tokens": smeta["tokens"], "config": {k: cfg[k] for k in sorted(cfg) if k not in ("init", "states", "out", "log")},
+                "heldOut": {"before": v0, "after": final}, "minutes": minutes,
+                "machine": cfg.get("machine", f"{os.cpu_count()} CPU cores"), "pairsSha256": smeta["corpusSha256"]}
+    write_sae(cfg["out"], {k: meta[k] for k in ("format", "layer", "width", "dim", "scale", "bPre")},
+              head.w.numpy(), head.b.numpy(), training)
+    print(f"held-out before {v0}\nheld-out after  {final}\n{minutes} min → {cfg['out']}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
