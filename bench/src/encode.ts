@@ -97,6 +97,60 @@ for (const length of LENGTHS) {
   }
 }
 
+// The sparse head's cost: the fused graph (token states → SAE encoder → log1p-ReLU → max-pool →
+// Top-K 400) against the plain graph fetching layer-1 states, both as bare sessions on the same
+// windows (one text per window), alternating rounds. ratio = with head / without.
+const headRows = [];
+if (pack.manifest.encoder.sparseFile) {
+  const sparse = await ort.InferenceSession.create(pack.path(pack.manifest.encoder.sparseFile), {
+    executionProviders: [encoder.provider],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: "all",
+  });
+  const names = pack.manifest.encoder.outputs;
+  for (const length of LENGTHS) {
+    for (const batch of BATCHES) {
+      const random = rng(batch * 1000 + length);
+      const ids = BigInt64Array.from({ length: batch * length }, () => BigInt(6 + Math.floor(random() * 7990)));
+      const base = {
+        input_ids: new ort.Tensor("int64", ids, [batch, length]),
+        attention_mask: new ort.Tensor("int64", new BigInt64Array(batch * length).fill(1n), [batch, length]),
+      };
+      const withHead = {
+        ...base,
+        top_k: new ort.Tensor("int64", BigInt64Array.of(BigInt(pack.manifest.topK.document)), [1]),
+        text_of_window: new ort.Tensor("int64", BigInt64Array.from({ length: batch }, (_, i) => BigInt(i)), [batch]),
+        text_count: new ort.Tensor("int64", BigInt64Array.of(BigInt(batch)), [1]),
+      };
+      const headRun = () => sparse.run(withHead, [names.latentIds!, names.latentWeights!]);
+      const plainRun = () => bare.run(base, [output]);
+      await headRun();
+      await plainRun();
+      let h = { runs: 0, ms: 0 };
+      let p = { runs: 0, ms: 0 };
+      for (let round = 0; round < ROUNDS; round++) {
+        const a = await timeFor(secondsPerSide / ROUNDS, headRun);
+        const b = await timeFor(secondsPerSide / ROUNDS, plainRun);
+        h = { runs: h.runs + a.runs, ms: h.ms + a.ms };
+        p = { runs: p.runs + b.runs, ms: p.ms + b.ms };
+      }
+      const headTps = (h.runs * batch * length) / (h.ms / 1000);
+      const plainTps = (p.runs * batch * length) / (p.ms / 1000);
+      const row = {
+        batch,
+        tokens: length,
+        head_tokens_per_s: Math.round(headTps),
+        no_head_tokens_per_s: Math.round(plainTps),
+        ratio: Math.round((headTps / plainTps) * 1000) / 1000,
+      };
+      headRows.push(row);
+      process.stderr.write(`head, batch ${batch} × ${length} tokens: with ${row.head_tokens_per_s} tok/s, without ${row.no_head_tokens_per_s} tok/s, ratio ${row.ratio}\n`);
+    }
+  }
+  await sparse.release();
+}
+
 const result = {
   bench: "encode",
   date: new Date().toISOString(),
@@ -106,6 +160,7 @@ const result = {
   threads,
   output,
   rows,
+  head: { width: pack.manifest.sparseHead.saeWidth, topK: pack.manifest.topK.document, rows: headRows },
 };
 const out = resolve(values.out);
 await mkdir(dirname(out), { recursive: true });

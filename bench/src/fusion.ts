@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { docText, readEvalSet } from "@loupe/daemon/eval/beir";
 import { scoreRankings as score } from "@loupe/daemon/eval/run";
 import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
-import { Encoder } from "@loupe/daemon/model/encoder";
+import { Encoder, type SparseVector } from "@loupe/daemon/model/encoder";
 import { cacheDir } from "@loupe/daemon/paths";
 import { Bm25Index } from "@loupe/daemon/search/bm25";
 import { DEFAULT_FUSION, fuse, type FusionOptions } from "@loupe/daemon/search/fusion";
@@ -28,9 +28,30 @@ if (!values.sets) throw new Error("--sets DIR[,DIR…] is required");
 const pack = await ensureDefaultPack({ cacheDir: cacheDir(), ...(values.sae ? { saeDir: resolve(values.sae) } : {}) });
 const encoder = await Encoder.open(pack, { provider: "cpu" });
 const grid: Array<{ name: string; fusion: FusionOptions }> = [
-  ...[0.5, 0.6, 0.7, 0.8, 0.9, 0.95].map((alpha) => ({ name: `wsum α=${alpha}`, fusion: { ...DEFAULT_FUSION, kind: "wsum" as const, alpha } })),
+  ...[0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95].map((alpha) => ({ name: `wsum α=${alpha}`, fusion: { ...DEFAULT_FUSION, kind: "wsum" as const, alpha } })),
   { name: "rrf k=60", fusion: { ...DEFAULT_FUSION, kind: "rrf" as const, rrfK: 60 } },
 ];
+/**
+ * How the latent vocabulary is used over a corpus (SPLARE's balance claim): mean active latents
+ * per document and per query, how many latents occur in any document, and the share of all
+ * postings held by the 1% most frequent latents (a vocabulary of terms puts far more there).
+ */
+function sparsity(docs: SparseVector[], queries: SparseVector[], width: number) {
+  const df = new Uint32Array(width);
+  let postings = 0;
+  for (const v of docs) for (const id of v.ids) (df[id]!++, postings++);
+  const sorted = [...df].sort((a, b) => b - a);
+  const top1 = sorted.slice(0, Math.ceil(width / 100)).reduce((a, b) => a + b, 0);
+  const mean = (vs: SparseVector[]) => Math.round((vs.reduce((a, v) => a + v.ids.length, 0) / Math.max(1, vs.length)) * 10) / 10;
+  return {
+    doc_active_mean: mean(docs),
+    query_active_mean: mean(queries),
+    latents_used: sorted.filter((x) => x > 0).length,
+    latents_width: width,
+    top1pct_postings_share: Math.round((top1 / Math.max(1, postings)) * 1000) / 1000,
+  };
+}
+
 const rows = [];
 for (const dir of values.sets.split(",")) {
   const set = await readEvalSet(resolve(dir));
@@ -38,12 +59,17 @@ for (const dir of values.sets.split(",")) {
   set.docs.forEach((d) => lexical.add(docText(d)));
   const latent = new SparseIndex();
   const texts = set.docs.map(docText);
-  for (let i = 0; i < texts.length; i += 256) for (const v of await encoder.encodeSparse(texts.slice(i, i + 256), "document")) latent.add(v);
+  const docVectors: SparseVector[] = [];
+  for (let i = 0; i < texts.length; i += 256) docVectors.push(...(await encoder.encodeSparse(texts.slice(i, i + 256), "document")));
+  for (const v of docVectors) latent.add(v);
   const queries = await encoder.encodeSparse(set.queries.map((q) => q.text), "query");
   const lex = set.queries.map((q) => lexical.search(q.text, 1000));
   const lat = queries.map((q) => latent.search(q, 1000));
   const latIdf = queries.map((q) => latent.search(q, 1000, true));
-  const row: Record<string, unknown> = { set: dir, queries: set.queries.length, lexical: score(set, lex), latent: score(set, lat), "latent idf": score(set, latIdf) };
+  const row: Record<string, unknown> = {
+    set: dir, queries: set.queries.length, sparsity: sparsity(docVectors, queries, pack.manifest.sparseHead.saeWidth ?? 0),
+    lexical: score(set, lex), latent: score(set, lat), "latent idf": score(set, latIdf),
+  };
   for (const g of grid) {
     row[g.name] = score(set, lex.map((l, i) => fuse(l, lat[i]!, 100, g.fusion)));
     row[`idf ${g.name}`] = score(set, lex.map((l, i) => fuse(l, latIdf[i]!, 100, g.fusion)));

@@ -4,11 +4,15 @@
 import type { Hit } from "./topk.js";
 
 export type FusionKind = "rrf" | "wsum";
+/** What a document is, for fusion weights that depend on the kind of content. */
+export type ContentKind = "code" | "prose";
 
 export interface FusionOptions {
   kind: FusionKind;
   /** wsum: weight of the lexical channel in [0, 1]; the latent channel gets 1 − alpha. */
   alpha: number;
+  /** wsum: the lexical weight for documents that are source code; default `alpha`. */
+  alphaCode?: number;
   /** rrf: the rank offset k in 1 / (k + rank); default 60 (Cormack et al.). */
   rrfK: number;
   /** How many hits of each channel take part; default 1000. */
@@ -26,22 +30,35 @@ export const DEFAULT_FUSION: FusionOptions = { kind: "wsum", alpha: 0.95, rrfK: 
 /**
  * Combines two best-first hit lists. `wsum` divides each channel's scores by that channel's
  * top score for the query (so both lie in [0, 1]) and adds them with weights alpha and
- * 1 − alpha; `rrf` adds reciprocal ranks. Ties break by document number.
+ * 1 − alpha, where alpha is `alphaCode` for documents `kindOf` calls code; `rrf` adds
+ * reciprocal ranks. Ties break by document number.
  */
-export function fuse(lexical: Hit[], latent: Hit[], k: number, o: FusionOptions = DEFAULT_FUSION): Hit[] {
-  const scores = new Map<number, number>();
-  const add = (hits: Hit[], weight: number) => {
+export function fuse(
+  lexical: Hit[],
+  latent: Hit[],
+  k: number,
+  o: FusionOptions = DEFAULT_FUSION,
+  kindOf?: (doc: number) => ContentKind,
+): Hit[] {
+  const parts = new Map<number, [number, number]>();
+  const add = (hits: Hit[], channel: 0 | 1) => {
     const list = hits.slice(0, o.depth);
     const top = list[0]?.score ?? 0;
     list.forEach((h, rank) => {
-      const s = o.kind === "rrf" ? 1 / (o.rrfK + rank + 1) : top > 0 ? (weight * h.score) / top : 0;
-      scores.set(h.doc, (scores.get(h.doc) ?? 0) + s);
+      const s = o.kind === "rrf" ? 1 / (o.rrfK + rank + 1) : top > 0 ? h.score / top : 0;
+      const p = parts.get(h.doc) ?? [0, 0];
+      p[channel] += s;
+      parts.set(h.doc, p);
     });
   };
-  add(lexical, o.alpha);
-  add(latent, 1 - o.alpha);
-  return [...scores]
-    .map(([doc, score]) => ({ doc, score }))
+  add(lexical, 0);
+  add(latent, 1);
+  const alphaOf = (doc: number) => (o.kind === "rrf" ? 0.5 : kindOf?.(doc) === "code" ? (o.alphaCode ?? o.alpha) : o.alpha);
+  return [...parts]
+    .map(([doc, [lex, lat]]) => {
+      const a = alphaOf(doc);
+      return { doc, score: o.kind === "rrf" ? lex + lat : a * lex + (1 - a) * lat };
+    })
     .sort((a, b) => b.score - a.score || a.doc - b.doc)
     .slice(0, k);
 }
