@@ -1,7 +1,7 @@
 // Tier: unit. Latent dot-product search against a brute-force oracle, and the two fusions.
 import { describe, expect, it } from "vitest";
 import type { SparseVector } from "../../daemon/src/model/encoder.js";
-import { DEFAULT_FUSION, fuse } from "../../daemon/src/search/fusion.js";
+import { contentKind, DEFAULT_FUSION, fuse } from "../../daemon/src/search/fusion.js";
 import { SparseIndex } from "../../daemon/src/search/sparse.js";
 
 const vec = (pairs: Array<[number, number]>): SparseVector => ({
@@ -57,5 +57,17 @@ describe("fuse", () => {
     const fused = fuse(lexical, latent, 2, { ...DEFAULT_FUSION, kind: "rrf", rrfK: 60 });
     expect(fused[0]).toEqual({ doc: 2, score: 1 / 62 + 1 / 61 });
     expect(fused).toHaveLength(2);
+  });
+  it("weighs code documents with alphaCode and the rest with alpha", () => {
+    const o = { ...DEFAULT_FUSION, kind: "wsum" as const, alpha: 0.5, alphaCode: 1 };
+    // doc 2 is code: 1·5/10 + 0·1 = 0.5; doc 3 is prose: 0.5·0 + 0.5·0.4/0.8 = 0.25; doc 1 code: 1.
+    const fused = fuse(lexical, latent, 10, o, (doc) => (doc === 3 ? "prose" : "code"));
+    expect(fused).toEqual([{ doc: 1, score: 1 }, { doc: 2, score: 0.5 }, { doc: 3, score: 0.25 }]);
+  });
+  it("tells code from prose by extension", () => {
+    expect(contentKind("py")).toBe("code");
+    expect(contentKind("src/a/Main.JAVA")).toBe("code");
+    expect(contentKind("notes/today.md")).toBe("prose");
+    expect(contentKind("")).toBe("prose");
   });
 });

@@ -3,7 +3,7 @@
 // which the default pack checks before building from them.
 //
 //   node train/dist/finalize.js [--sae DIR]                        after npm run train:sae
-//   node train/dist/finalize.js --head train/config/head.json      after the retrieval stage
+//   node train/dist/finalize.js --head CONFIG[,CONFIG…]           after the retrieval stages
 import { copyFile, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -18,14 +18,16 @@ let extra: Record<string, string>;
 if (values.head) {
   // The retrieval stage (issue 4): its config and the mined pairs' manifest. The reconstruction
   // stage's records stay beside them (train-config.json, corpus.manifest.json).
-  const head = JSON.parse(await readFile(resolve(values.head), "utf8")) as { states: string };
+  const configs = values.head.split(",");
+  const head = JSON.parse(await readFile(resolve(configs[0]!), "utf8")) as { states: string };
   const pairsManifest = resolve(head.states, "..", "pairs.manifest.json");
   await copyFile(pairsManifest, join(dir, "pairs.manifest.json"));
-  await copyFile(resolve(values.head), join(dir, "train-head-config.json"));
+  const headConfigs = configs.map((_, i) => `train-head-stage${i + 1}-config.json`);
+  for (const [i, c] of configs.entries()) await copyFile(resolve(c), join(dir, headConfigs[i]!));
   extra = {
     trainingConfig: "train-config.json",
     corpusManifest: "corpus.manifest.json",
-    headConfig: "train-head-config.json",
+    headConfigs: headConfigs.join(", "),
     pairsManifest: "pairs.manifest.json",
     reproduce: "npm ci && npm run train:head (see train/README.md for the Debian packages)",
   };

@@ -7,6 +7,17 @@ export type FusionKind = "rrf" | "wsum";
 /** What a document is, for fusion weights that depend on the kind of content. */
 export type ContentKind = "code" | "prose";
 
+/** File extensions (lower case, no dot) whose documents count as code; everything else is prose. */
+const CODE_EXTENSIONS = new Set(
+  "py pyi js jsx mjs cjs ts tsx mts cts go rs java kt kts scala c h cc cpp cxx hpp hh cs rb php swift m mm lua pl pm sh bash zsh fish ps1 r jl hs ml mli ex exs erl clj cljs dart zig nim sql vue svelte".split(" "),
+);
+
+/** The content kind of a file by its extension (`"py"`, `".py"` or a path). */
+export function contentKind(extOrPath: string): ContentKind {
+  const ext = extOrPath.slice(extOrPath.lastIndexOf(".") + 1).toLowerCase();
+  return CODE_EXTENSIONS.has(ext) ? "code" : "prose";
+}
+
 export interface FusionOptions {
   kind: FusionKind;
   /** wsum: weight of the lexical channel in [0, 1]; the latent channel gets 1 − alpha. */

@@ -5,7 +5,7 @@ import { chunkLines, type Chunk } from "../chunk/lines.js";
 import type { Encoder } from "../model/encoder.js";
 import { Bm25Index } from "../search/bm25.js";
 import { DenseIndex } from "../search/dense.js";
-import { DEFAULT_FUSION, fuse } from "../search/fusion.js";
+import { contentKind, DEFAULT_FUSION, fuse } from "../search/fusion.js";
 import { SparseIndex } from "../search/sparse.js";
 import type { Hit } from "../search/topk.js";
 import { scanFolder, type Skipped } from "./scan.js";
@@ -72,7 +72,7 @@ export class FolderIndex {
       if (!this.latent || !this.encoder) throw new Error(`this index was not built for ${mode} search`);
       const [q] = await this.encoder.encodeSparse([query], "query");
       const latent = this.latent.search(q!, mode === "latent" ? k : DEFAULT_FUSION.depth);
-      hits = mode === "latent" ? latent : fuse(this.lexical.search(query, DEFAULT_FUSION.depth), latent, k);
+      hits = mode === "latent" ? latent : fuse(this.lexical.search(query, DEFAULT_FUSION.depth), latent, k, DEFAULT_FUSION, (doc) => contentKind(this.chunks[doc]!.path));
     }
     return hits.map(({ doc, score }) => {
       const c = this.chunks[doc]!;
