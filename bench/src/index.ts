@@ -12,7 +12,9 @@
 // are identical, and reports how many of the float brute force's top 10 the quantised index
 // returns (the quality cost of uint8 impacts on this data).
 //
-//   node bench/dist/index.js [--sizes 10000,100000,1000000] [--queries 200] [--dir TMP] [--out bench/results/index.json]
+//   node bench/dist/index.js [--sizes 10000,100000,1000000] [--shape independent|idf] [--queries 200]
+//        [--brute-queries 20] [--dir TMP] [--out bench/results/index.json] [--replot]
+// Rows of other sizes and shapes already in --out are kept, so sizes can be run one at a time.
 import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile, readFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
@@ -41,6 +43,7 @@ const { values } = parseArgs({
     dir: { type: "string" },
     out: { type: "string", default: "bench/results/index.json" },
     child: { type: "string" },
+    replot: { type: "boolean" },
     // independent: a latent's weights do not depend on how common it is (the worst case for
     // pruning); idf: common latents weigh less, as retrieval-trained sparse heads learn.
     shape: { type: "string", default: "independent" },
@@ -255,6 +258,10 @@ async function run(size: number, root: string, nQueries: number, nBrute: number)
 
 if (values.child) {
   await child(values.child, values.out);
+} else if (values.replot) {
+  // Redraws the plot from the results file without measuring anything.
+  const out = resolve(values.out);
+  await writeFile(out.replace(/\.json$/, ".svg"), plot(JSON.parse(await readFile(out, "utf8")) as Array<Record<string, unknown>>));
 } else {
   const root = values.dir ?? (await mkdtemp(join(tmpdir(), "loupe-bench-index-")));
   const rows: Array<Record<string, unknown>> = [];
@@ -275,10 +282,11 @@ if (values.child) {
   process.stderr.write(`wrote ${out}\n`);
 }
 
-/** Query latency (log scale) against index size (log scale), one line per strategy. */
+/** Query latency (log scale) against index size (log scale): one line per strategy and weight shape (idf dashed). */
 function plot(rows: Array<Record<string, unknown>>): string {
-  const W = 520, H = 320, L = 60, R = 130, T = 20, B = 45;
-  const series: Array<[string, string, string]> = [["p50_ms", "pruned p50", "#1f77b4"], ["p99_ms", "pruned p99", "#aec7e8"], ["noprune_p50_ms", "no pruning p50", "#ff7f0e"], ["bruteforce_p50_ms", "brute force p50", "#d62728"]];
+  const W = 560, H = 340, L = 60, R = 190, T = 24, B = 45;
+  const series: Array<[string, string, string]> = [["p50_ms", "pruned p50", "#1f77b4"], ["p99_ms", "pruned p99", "#9ecae1"], ["noprune_p50_ms", "no pruning p50", "#ff7f0e"], ["bruteforce_p50_ms", "brute force p50", "#d62728"]];
+  const shapes = [...new Set(rows.map((r) => String(r.weights)))];
   const xs = rows.map((r) => Math.log10(r.chunks as number));
   const ys = rows.flatMap((r) => series.map(([k]) => Math.log10(Math.max(1e-3, r[k] as number))));
   const [x0, x1] = [Math.min(...xs) - 0.1, Math.max(...xs) + 0.1];
@@ -287,13 +295,19 @@ function plot(rows: Array<Record<string, unknown>>): string {
   const py = (y: number) => H - B - ((y - y0) / (y1 - y0 || 1)) * (H - T - B);
   const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">`, `<rect width="${W}" height="${H}" fill="white"/>`];
   for (let y = y0; y <= y1; y++) parts.push(`<line x1="${L}" x2="${W - R}" y1="${py(y)}" y2="${py(y)}" stroke="#ddd"/><text x="${L - 6}" y="${py(y) + 4}" text-anchor="end">${10 ** y >= 1 ? 10 ** y : (10 ** y).toFixed(-y)} ms</text>`);
-  rows.forEach((r, i) => parts.push(`<text x="${px(xs[i]!)}" y="${H - B + 16}" text-anchor="middle">${(r.chunks as number).toLocaleString("en")}</text>`));
+  for (const n of [...new Set(rows.map((r) => r.chunks as number))]) parts.push(`<text x="${px(Math.log10(n))}" y="${H - B + 16}" text-anchor="middle">${n.toLocaleString("en")}</text>`);
   parts.push(`<text x="${(L + W - R) / 2}" y="${H - 8}" text-anchor="middle">chunks in the index</text>`);
-  series.forEach(([k, label, color], j) => {
-    const pts = rows.map((r, i) => `${px(xs[i]!).toFixed(1)},${py(Math.log10(Math.max(1e-3, r[k] as number))).toFixed(1)}`);
-    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.join(" ")}"/>`);
-    parts.push(`<rect x="${W - R + 10}" y="${T + j * 18}" width="12" height="3" fill="${color}"/><text x="${W - R + 26}" y="${T + j * 18 + 5}">${label}</text>`);
+  let legend = 0;
+  shapes.forEach((shape, si) => {
+    const mine = rows.filter((r) => String(r.weights) === shape).sort((a, b) => (a.chunks as number) - (b.chunks as number));
+    const dash = si === 0 ? "" : ` stroke-dasharray="5,3"`;
+    for (const [k, label, color] of series) {
+      const pts = mine.map((r) => `${px(Math.log10(r.chunks as number)).toFixed(1)},${py(Math.log10(Math.max(1e-3, r[k] as number))).toFixed(1)}`);
+      parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2"${dash} points="${pts.join(" ")}"/>`);
+      parts.push(`<line x1="${W - R + 10}" x2="${W - R + 28}" y1="${T + legend * 16}" y2="${T + legend * 16}" stroke="${color}" stroke-width="2"${dash}/><text x="${W - R + 34}" y="${T + legend * 16 + 4}">${label} (${shape})</text>`);
+      legend++;
+    }
   });
-  parts.push(`<text x="${L}" y="12">bench/index: query latency vs index size (top 10, 40-latent queries)</text>`, "</svg>");
+  parts.push(`<text x="${L}" y="14">bench/index: top-10 latency vs index size, 40-latent queries (log–log)</text>`, "</svg>");
   return parts.join("\n") + "\n";
 }
