@@ -1,8 +1,10 @@
 // The index: a set of immutable segments named by one manifest, plus one writer's pending
 // changes. `add` and `deletePath` only touch memory; `commit` makes them durable and visible
 // in one step; `searcher()` returns a snapshot that later commits and merges never change, so
-// searches never wait for a writer. One process writes a given folder at a time (the daemon
-// owns its index folder); readers may be many.
+// searches never wait for a writer. One process opens a given folder at a time (the daemon
+// will own its index folders, issue 6): opening deletes every file the manifest does not name,
+// which in a second process would include the first one's not-yet-committed segments. No lock
+// enforces this yet. Within the process, searchers may be many.
 import { randomBytes } from "node:crypto";
 import { ErrorCode, LoupeError } from "../errors.js";
 import { Bitmap } from "./bitmap.js";
