@@ -21,7 +21,7 @@ Usage:
   loupe search <query> [--root DIR] [--mode hybrid|lexical|latent|dense] [--k N] [--json]
       Index DIR (default: .) in memory and print the best chunks.
   loupe eval --set DIR --mode lexical|dense|latent|hybrid [--json]
-            [--fusion wsum|rrf] [--alpha A] [--query-k N] [--doc-k N] [--engine index|memory]
+            [--fusion wsum|rrf] [--alpha A (lexical weight, all documents)] [--query-k N] [--doc-k N] [--engine index|memory]
       Score a retrieval mode on a BEIR-layout set (corpus.jsonl, queries.jsonl, qrels.tsv).
       --engine: the on-disk index engine (default) or the in-memory scorers, for comparison.
   loupe encode <text> [--query] [--k N] [--json]
@@ -122,6 +122,8 @@ async function cmdEval(values: Values): Promise<void> {
     ...DEFAULT_FUSION,
     kind: oneOf<FusionKind>("fusion", values.fusion, ["wsum", "rrf"], DEFAULT_FUSION.kind),
     alpha: fraction("alpha", values.alpha, DEFAULT_FUSION.alpha),
+    // --alpha sets one lexical weight for every document; without it code gets its own.
+    alphaCode: values.alpha === undefined ? DEFAULT_FUSION.alphaCode : undefined,
   };
   const set = await readEvalSet(resolve(values.set));
   const encoder = mode === "lexical" ? undefined : await openEncoder(values);

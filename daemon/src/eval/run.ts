@@ -11,7 +11,7 @@ import { latentQuery, lexicalQuery } from "../index/terms.js";
 import type { Encoder, SparseVector } from "../model/encoder.js";
 import { Bm25Index } from "../search/bm25.js";
 import { DenseIndex } from "../search/dense.js";
-import { DEFAULT_FUSION, fuse, type FusionOptions } from "../search/fusion.js";
+import { contentKind, DEFAULT_FUSION, fuse, type ContentKind, type FusionOptions } from "../search/fusion.js";
 import { SparseIndex } from "../search/sparse.js";
 import type { Hit } from "../search/topk.js";
 import { docText, type EvalSet } from "./beir.js";
@@ -112,6 +112,11 @@ function toDocs(searcher: Searcher, hits: Hit[]): Hit[] {
   return hits.map((h) => ({ doc: Number(searcher.chunk(h.doc).path), score: h.score }));
 }
 
+/** A document is code when the set gives it a source-file extension (BEIR's optional "ext"). */
+function kindOf(set: EvalSet): (doc: number) => ContentKind {
+  return (doc) => contentKind(set.docs[doc]!.ext ?? "");
+}
+
 async function rankOnIndex(set: EvalSet, options: EvalOptions, k: number, progress: Progress): Promise<Hit[][]> {
   const queries = set.queries.map((q) => q.text);
   const mode = options.mode;
@@ -126,7 +131,7 @@ async function rankOnIndex(set: EvalSet, options: EvalOptions, k: number, progre
   const qv = await encoder!.encodeSparse(queries, "query", options.queryK);
   const latentHits = qv.map((v) => toDocs(searcher, searcher.search(latentQuery(v), depth)));
   if (mode === "latent") return latentHits;
-  return queries.map((_, i) => fuse(lexicalHits![i]!, latentHits[i]!, k, fusion));
+  return queries.map((_, i) => fuse(lexicalHits![i]!, latentHits[i]!, k, fusion, kindOf(set)));
 }
 
 async function rank(set: EvalSet, options: EvalOptions, k: number): Promise<Hit[][]> {
@@ -144,7 +149,7 @@ async function rank(set: EvalSet, options: EvalOptions, k: number): Promise<Hit[
     const fusion = options.fusion ?? DEFAULT_FUSION;
     const latent = await latentRankings(set, encoder, options, fusion.depth, progress);
     const index = lexicalIndex(set, progress);
-    return queries.map((q, i) => fuse(index.search(q, fusion.depth), latent[i]!, k, fusion));
+    return queries.map((q, i) => fuse(index.search(q, fusion.depth), latent[i]!, k, fusion, kindOf(set)));
   }
   const index = new DenseIndex(encoder.hiddenSize, set.docs.length);
   for (const v of await embedAll(encoder, set.docs.map(docText), "encoding documents", progress)) index.add(v);
