@@ -15,6 +15,8 @@ export const ErrorCode = {
   IndexVersion: "INDEX_VERSION",
   /** The index holds latent vectors of another model pack. */
   IndexPackMismatch: "INDEX_PACK_MISMATCH",
+  /** A workspace root is missing, not a folder, or unreadable. */
+  WorkspaceRoot: "WORKSPACE_ROOT",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -13,6 +13,7 @@ import { Encoder, type ProviderChoice } from "../model/encoder.js";
 import { loadPack, type ModelPack } from "../model/pack.js";
 import { cacheDir } from "../paths.js";
 import { FolderIndex, SEARCH_MODES, type SearchMode } from "../workspace/folder-search.js";
+import { walkWorkspace } from "../workspace/ignore.js";
 import { progressReporter } from "./progress.js";
 
 const USAGE = `loupe — local search for code and notes
@@ -28,6 +29,11 @@ Usage:
       Print the text's active SAE latents with weights and labels.
   loupe pack [--json]
       Show the model pack in use (the default pack is converted on first use).
+  loupe ls-files [ROOT] [--skipped] [--json]
+      List the files under ROOT (default: .) that would be indexed; --skipped also lists every
+      skipped path with its reason (.gitignore, .git/info/exclude, .loupeignore, defaults,
+      binary, over 1 MiB, invalid UTF-8, symbolic link, unreadable). --json: one object
+      {"root", "files", "skipped": [{"path", "reason"}]}.
 
 Model options (search, eval, pack):
   --pack DIR        use the model pack in DIR instead of the default pack
@@ -54,6 +60,7 @@ const OPTIONS = {
   "query-k": { type: "string" },
   "doc-k": { type: "string" },
   engine: { type: "string" },
+  skipped: { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } satisfies ParseArgsConfig["options"];
@@ -194,6 +201,20 @@ async function cmdPack(values: Values): Promise<void> {
   );
 }
 
+async function cmdLsFiles(values: Values, positionals: string[]): Promise<void> {
+  if (positionals.length > 1) usageError("ls-files takes one root folder");
+  const root = resolve(positionals[0] ?? ".");
+  const { files, skipped } = await walkWorkspace(root);
+  makeLog(values)(`${files.length} files to index under ${root}, ${skipped.length} paths skipped`);
+  if (values.json) {
+    process.stdout.write(JSON.stringify({ root, files: files.map((f) => f.path), skipped }) + "\n");
+    return;
+  }
+  let out = files.map((f) => `${f.path}\n`).join("");
+  if (values.skipped) out += skipped.map((s) => `skipped: ${s.path} — ${s.reason}\n`).join("");
+  process.stdout.write(out);
+}
+
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
@@ -218,6 +239,7 @@ export async function main(argv: string[]): Promise<number> {
     else if (command === "eval") await cmdEval(values);
     else if (command === "pack") await cmdPack(values);
     else if (command === "encode") await cmdEncode(values, rest);
+    else if (command === "ls-files") await cmdLsFiles(values, rest);
     else usageError(`unknown command "${command}"`);
     return 0;
   } catch (e) {
