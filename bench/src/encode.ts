@@ -12,6 +12,7 @@ import ort from "onnxruntime-node";
 import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
 import { Encoder, ortVersion, type ProviderChoice } from "@loupe/daemon/model/encoder";
 import { cacheDir } from "@loupe/daemon/paths";
+import { alternate, rng, timeFor } from "./common.js";
 
 const { values } = parseArgs({
   options: {
@@ -27,25 +28,6 @@ const BATCHES = [1, 8, 32];
 const LENGTHS = [32, 128];
 const ROUNDS = 5;
 
-// A fixed pseudo-random stream (mulberry32), so every run feeds the same token ids.
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-async function timeFor(seconds: number, body: () => Promise<unknown>): Promise<{ runs: number; ms: number }> {
-  const start = performance.now();
-  let runs = 0;
-  while (performance.now() - start < seconds * 1000) {
-    await body();
-    runs++;
-  }
-  return { runs, ms: performance.now() - start };
-}
 
 const pack = await ensureDefaultPack({ cacheDir: cacheDir(), log: (l) => process.stderr.write(`${l}\n`) });
 const provider = values.provider as ProviderChoice;
@@ -125,18 +107,9 @@ if (pack.manifest.encoder.sparseFile) {
       };
       const headRun = () => sparse.run(withHead, [names.latentIds!, names.latentWeights!]);
       const plainRun = () => bare.run(base, [output]);
-      await headRun();
-      await plainRun();
-      let h = { runs: 0, ms: 0 };
-      let p = { runs: 0, ms: 0 };
-      for (let round = 0; round < ROUNDS; round++) {
-        const a = await timeFor(secondsPerSide / ROUNDS, headRun);
-        const b = await timeFor(secondsPerSide / ROUNDS, plainRun);
-        h = { runs: h.runs + a.runs, ms: h.ms + a.ms };
-        p = { runs: p.runs + b.runs, ms: p.ms + b.ms };
-      }
-      const headTps = (h.runs * batch * length) / (h.ms / 1000);
-      const plainTps = (p.runs * batch * length) / (p.ms / 1000);
+      const [headRps, plainRps] = await alternate(headRun, plainRun, secondsPerSide, ROUNDS);
+      const headTps = headRps * batch * length;
+      const plainTps = plainRps * batch * length;
       const row = {
         batch,
         tokens: length,

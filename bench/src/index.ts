@@ -25,6 +25,7 @@ import { FsDirectory } from "@loupe/daemon/index/directory";
 import { Index } from "@loupe/daemon/index/index";
 import { latentTerm, lexicalTerm, type QueryTerm } from "@loupe/daemon/index/terms";
 import { topK } from "@loupe/daemon/search/topk";
+import { rng } from "./common.js";
 
 const SPACE = 32_768;
 const LATENTS = 400;
@@ -49,15 +50,6 @@ const { values } = parseArgs({
     shape: { type: "string", default: "independent" },
   },
 });
-
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Vose's alias table for O(1) draws from p(r) ∝ 1 / (r + 1)^s; `rankOf[id]` is each id's frequency rank. */
 function zipf(n: number, s: number, random: () => number, rankOf?: Int32Array): () => number {
