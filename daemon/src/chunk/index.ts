@@ -1,0 +1,47 @@
+// chunkFile: picks a chunker by extension. Code → syntax-aware (tree-sitter), markdown → heading-
+// aware, plain text → paragraphs, anything else → line windows. Every chunk has a 1-based
+// inclusive line range and a symbol ("" when none).
+import { chunkCode, codeGrammarFor } from "./code.js";
+import { chunkLines } from "./lines.js";
+import { chunkMarkdown } from "./markdown.js";
+import { chunkText } from "./text.js";
+import { DEFAULT_LIMITS, type ChunkLimits, type SymbolChunk } from "./types.js";
+
+export type { SymbolChunk, ChunkLimits } from "./types.js";
+export { DEFAULT_LIMITS } from "./types.js";
+
+const MARKDOWN = new Set([".md", ".markdown", ".mdx", ".mdown"]);
+const TEXT = new Set([".txt", ".text", ".rst", ".adoc", ".org"]);
+
+function ext(path: string): string {
+  const base = path.slice(path.lastIndexOf("/") + 1);
+  const dot = base.lastIndexOf(".");
+  return dot <= 0 ? "" : base.slice(dot).toLowerCase();
+}
+
+export type ChunkerKind = "code" | "markdown" | "text" | "lines";
+
+export function chunkerFor(path: string): ChunkerKind {
+  const e = ext(path);
+  if (codeGrammarFor(path)) return "code";
+  if (MARKDOWN.has(e)) return "markdown";
+  if (TEXT.has(e)) return "text";
+  return "lines";
+}
+
+export async function chunkFile(path: string, text: string, limits: ChunkLimits = DEFAULT_LIMITS): Promise<SymbolChunk[]> {
+  switch (chunkerFor(path)) {
+    case "code": {
+      const chunks = await chunkCode(path, text, { limits });
+      if (chunks) return chunks;
+      break; // grammar failed to load or parse: line windows below
+    }
+    case "markdown":
+      return chunkMarkdown(text, limits);
+    case "text":
+      return chunkText(text, limits);
+    case "lines":
+      break;
+  }
+  return chunkLines(text).map((c) => ({ ...c, symbol: "" }));
+}
