@@ -66,7 +66,7 @@ function sections(lines: readonly string[], from: number): Section[] {
     const prev = i > from ? lines[i - 1]! : "";
     const before = i - 2 >= from ? lines[i - 2]! : "";
     const isHeadingLine = i - 1 === cur.start && cur.symbol !== "";
-    if (s && prev.trim() !== "" && before.trim() === "" && !isHeadingLine && !ATX.test(prev) && !/^ {0,3}([-*+>]|\d+[.)])\s/.test(prev) && !FENCE.test(prev)) {
+    if (s && prev.trim() !== "" && (before.trim() === "" || ATX.test(before) || i - 2 < from) && !isHeadingLine && !ATX.test(prev) && !/^ {0,3}([-*+>]|\d+[.)])\s/.test(prev) && !FENCE.test(prev)) {
       open(i - 1, s[1]![0] === "=" ? 1 : 2, prev);
     }
   }
