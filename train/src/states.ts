@@ -3,7 +3,6 @@
 // position) for latent labels. Windows do not overlap here, so every token is one state.
 //
 //   node train/dist/states.js [--config train/config/sae.json]
-import { createWriteStream } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
@@ -11,7 +10,7 @@ import { Encoder } from "@loupe/daemon/model/encoder";
 import { windows } from "@loupe/daemon/model/tokenizer";
 import { cacheDir } from "@loupe/daemon/paths";
 import { loadConfig } from "./common.js";
-import { SHARD_TOKENS, type StatesMeta } from "./states-format.js";
+import { StatesWriter, type StatesMeta } from "./states-format.js";
 
 
 async function main(): Promise<void> {
@@ -27,20 +26,7 @@ async function main(): Promise<void> {
   const layers = config.states.layers;
   const kinds = layers.map((l) => (l === 0 ? "layer0" : "layer1") as "layer0" | "layer1");
 
-  const idsOut = createWriteStream(join(outDir, "token-ids.i32"));
-  const whereOut = createWriteStream(join(outDir, "where.i32"));
-  let shard = layers.map(() => new Float32Array(SHARD_TOKENS * h));
-  let inShard = 0;
-  let shards = 0;
-  let total = 0;
-  const flush = async () => {
-    if (inShard === 0) return;
-    await Promise.all(layers.map((l, i) => writeFile(join(outDir, `layer${l}-${String(shards).padStart(4, "0")}.f32`), shard[i]!.subarray(0, inShard * h))));
-    shards++;
-    inShard = 0;
-    shard = layers.map(() => new Float32Array(SHARD_TOKENS * h));
-  };
-
+  const writer = new StatesWriter(outDir, layers, h);
   const started = Date.now();
   const GROUP = 256;
   for (let p = 0; p < passages.length; p += GROUP) {
@@ -55,29 +41,16 @@ async function main(): Promise<void> {
       }
     }
     const outputs = await encoder.runWindows(group, kinds);
-    const ids: number[] = [];
-    const where: number[] = [];
     for (let w = 0; w < group.length; w++) {
-      const win = group[w]!;
-      for (let t = 0; t < win.length; t++) {
-        layers.forEach((_, i) => shard[i]!.set(outputs[w]![kinds[i]!]!.subarray(t * h, (t + 1) * h), inShard * h));
-        ids.push(win[t]!);
-        where.push(origin[w]![0], origin[w]![1] + t);
-        inShard++;
-        total++;
-        if (inShard === SHARD_TOKENS) await flush();
-      }
+      await writer.addWindow(kinds.map((k) => outputs[w]![k]!), group[w]!, origin[w]![0], origin[w]![1]);
     }
-    idsOut.write(Buffer.from(Int32Array.from(ids).buffer));
-    whereOut.write(Buffer.from(Int32Array.from(where).buffer));
     const secs = (Date.now() - started) / 1000;
-    process.stderr.write(`\rstates: ${Math.min(p + GROUP, passages.length)}/${passages.length} passages, ${total} tokens, ${Math.round(total / secs)} tok/s`);
+    process.stderr.write(`\rstates: ${Math.min(p + GROUP, passages.length)}/${passages.length} passages, ${writer.tokens} tokens, ${Math.round(writer.tokens / secs)} tok/s`);
   }
-  await flush();
-  await Promise.all([new Promise((r) => idsOut.end(r)), new Promise((r) => whereOut.end(r))]);
-  const meta: StatesMeta = { tokens: total, hidden: h, layers, shards, packFingerprint: pack.manifest.fingerprint, corpusSha256: corpusManifest.corpusSha256 };
+  await writer.close();
+  const meta: StatesMeta = { tokens: writer.tokens, hidden: h, layers, shards: writer.shards, packFingerprint: pack.manifest.fingerprint, corpusSha256: corpusManifest.corpusSha256 };
   await writeFile(join(outDir, "meta.json"), JSON.stringify(meta, null, 2) + "\n");
-  process.stderr.write(`\nstates: ${total} tokens in ${shards} shards (${Math.round((Date.now() - started) / 1000)} s) → ${outDir}\n`);
+  process.stderr.write(`\nstates: ${writer.tokens} tokens in ${writer.shards} shards (${Math.round((Date.now() - started) / 1000)} s) → ${outDir}\n`);
   await encoder.close();
 }
 
