@@ -11,7 +11,7 @@ export function rng(seed: number): () => number {
 }
 
 /** Runs `body` repeatedly for `seconds`; returns how many runs and how long they took. */
-export async function timeFor(seconds: number, body: () => Promise<unknown>): Promise<{ runs: number; ms: number }> {
+async function timeFor(seconds: number, body: () => Promise<unknown>): Promise<{ runs: number; ms: number }> {
   const start = performance.now();
   let runs = 0;
   while (performance.now() - start < seconds * 1000) {

@@ -12,7 +12,7 @@ import ort from "onnxruntime-node";
 import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
 import { Encoder, ortVersion, type ProviderChoice } from "@loupe/daemon/model/encoder";
 import { cacheDir } from "@loupe/daemon/paths";
-import { alternate, rng, timeFor } from "./common.js";
+import { alternate, rng } from "./common.js";
 
 const { values } = parseArgs({
   options: {
@@ -52,27 +52,17 @@ for (const length of LENGTHS) {
     };
     const wrapperRun = () => encoder.runWindows(windows, ["layer1"]);
     const bareRun = () => bare.run(feeds, [output]);
-    await wrapperRun();
-    await bareRun();
-    let wrapper = { runs: 0, ms: 0 };
-    let base = { runs: 0, ms: 0 };
-    for (let round = 0; round < ROUNDS; round++) {
-      const w = await timeFor(secondsPerSide / ROUNDS, wrapperRun);
-      const b = await timeFor(secondsPerSide / ROUNDS, bareRun);
-      wrapper = { runs: wrapper.runs + w.runs, ms: wrapper.ms + w.ms };
-      base = { runs: base.runs + b.runs, ms: base.ms + b.ms };
-    }
-    const tokensPerRun = batch * length;
-    const wrapperTps = (wrapper.runs * tokensPerRun) / (wrapper.ms / 1000);
-    const bareTps = (base.runs * tokensPerRun) / (base.ms / 1000);
+    const [wrapperRps, bareRps] = await alternate(wrapperRun, bareRun, secondsPerSide, ROUNDS);
+    const wrapperTps = wrapperRps * batch * length;
+    const bareTps = bareRps * batch * length;
     const row = {
       batch,
       tokens: length,
       wrapper_tokens_per_s: Math.round(wrapperTps),
       bare_tokens_per_s: Math.round(bareTps),
       ratio: Math.round((wrapperTps / bareTps) * 1000) / 1000,
-      wrapper_ms_per_batch: Math.round((wrapper.ms / wrapper.runs) * 100) / 100,
-      bare_ms_per_batch: Math.round((base.ms / base.runs) * 100) / 100,
+      wrapper_ms_per_batch: Math.round((1000 / wrapperRps) * 100) / 100,
+      bare_ms_per_batch: Math.round((1000 / bareRps) * 100) / 100,
     };
     rows.push(row);
     process.stderr.write(`batch ${batch} × ${length} tokens: wrapper ${row.wrapper_tokens_per_s} tok/s, bare ${row.bare_tokens_per_s} tok/s, ratio ${row.ratio}\n`);

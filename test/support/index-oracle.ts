@@ -6,14 +6,7 @@ import type { ChunkInput } from "../../daemon/src/index/segment-writer.js";
 import type { Searcher } from "../../daemon/src/index/searcher.js";
 import type { QueryTerm } from "../../daemon/src/index/terms.js";
 
-export function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from "../../bench/src/common.js";
 
 const WORDS = ["fetch", "user", "retry", "backoff", "parse", "json", "index", "segment", "query", "merge", "alpha", "beta"];
 
