@@ -232,7 +232,7 @@ def name_and_description(sections):
     # after NAME that is not the synopsis (the second or third .SH).
     tops = [(h, t) for lv, h, t in sections if lv == 1]
     for h, t in tops[1:4]:
-        if words(t) >= 25 and not re.match(r"^(SYNOPSIS|ÜBERSICHT|SYNOPSIS|SINOPSIS|SKŁADNIA|書式|ОБЗОР|概述)", h.upper()):
+        if words(t) >= 25 and not re.match(r"^(SYNOPSIS|ÜBERSICHT|SINOPSIS|SKŁADNIA|書式|ОБЗОР|概述)", h.upper()):
             desc = t
             break
     if not name or not desc:

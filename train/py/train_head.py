@@ -177,11 +177,9 @@ def main():
 
     head = Head(w, b_enc)
     w0 = head.w.clone()
-    params = [head.w, head.b]
     log_scale = torch.tensor(math.log(1 / cfg["temperature"]))
-    m = [torch.zeros_like(p) for p in params]
-    v = [torch.zeros_like(p) for p in params]
-    b1, b2, eps = 0.9, 0.999, 1e-8
+    # The gradients come from Head.grads, not autograd, so they are set on .grad by hand.
+    opt = torch.optim.Adam([head.w, head.b], lr=cfg["lr"], betas=(0.9, 0.999), eps=1e-8)
     B, kq, kd = cfg["batch"], cfg["topK"]["query"], cfg["topK"]["document"]
     steps = int(cfg["epochs"] * len(train) / B)
     warm = cfg["warmupSteps"]
@@ -230,12 +228,10 @@ def main():
             gw += cfg["anchor"] * (head.w - w0)
         lr = cfg["lr"] * min(1.0, (step + 1) / warm) * max(0.0, 1 - step / steps) ** 0.5
         step += 1
-        for p, g, mm, vv in zip(params, (gw, gb), m, v):
-            mm.mul_(b1).add_(g, alpha=1 - b1)
-            vv.mul_(b2).addcmul_(g, g, value=1 - b2)
-            mhat = mm / (1 - b1 ** step)
-            vhat = vv / (1 - b2 ** step)
-            p.sub_(lr * mhat / (vhat.sqrt() + eps))
+        head.w.grad, head.b.grad = gw, gb
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.step()
         if step % cfg["logEvery"] == 0 or step == steps:
             rec = {"step": step, "loss": round(loss.item(), 4), "rank_loss": round(rank_loss.item(), 4),
                    "flops_q": round(flops_q.item(), 3), "flops_d": round(flops_d.item(), 3), "lr": lr, "scale": round(log_scale.exp().item(), 4),

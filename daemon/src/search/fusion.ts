@@ -65,12 +65,14 @@ export function fuse(
   };
   add(lexical, 0);
   add(latent, 1);
-  const alphaOf = (doc: number) => (o.kind === "rrf" ? 0.5 : kindOf?.(doc) === "code" ? (o.alphaCode ?? o.alpha) : o.alpha);
+  const alphaOf = (doc: number) => (kindOf?.(doc) === "code" ? (o.alphaCode ?? o.alpha) : o.alpha);
+  const combine = (doc: number, lex: number, lat: number) => {
+    if (o.kind === "rrf") return lex + lat;
+    const a = alphaOf(doc);
+    return a * lex + (1 - a) * lat;
+  };
   return [...parts]
-    .map(([doc, [lex, lat]]) => {
-      const a = alphaOf(doc);
-      return { doc, score: o.kind === "rrf" ? lex + lat : a * lex + (1 - a) * lat };
-    })
+    .map(([doc, [lex, lat]]) => ({ doc, score: combine(doc, lex, lat) }))
     .sort((a, b) => b.score - a.score || a.doc - b.doc)
     .slice(0, k);
 }
