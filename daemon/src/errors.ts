@@ -17,6 +17,14 @@ export const ErrorCode = {
   IndexPackMismatch: "INDEX_PACK_MISMATCH",
   /** A workspace root is missing, not a folder, or unreadable. */
   WorkspaceRoot: "WORKSPACE_ROOT",
+  /** A path given to read/similar/explain lies outside every workspace root (or escapes one by `..` or a symbolic link). */
+  OutsideRoots: "OUTSIDE_ROOTS",
+  /** A file or chunk asked for does not exist (or is not indexed). */
+  NotFound: "NOT_FOUND",
+  /** No workspace root is registered yet. */
+  NoRoots: "NO_ROOTS",
+  /** The daemon is not running and could not be started, or the connection to it broke. */
+  DaemonUnavailable: "DAEMON_UNAVAILABLE",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -17,13 +17,15 @@
 // for free.
 import picomatch from "picomatch";
 import { DEFAULT_BM25, type Bm25Params } from "../search/bm25.js";
+import { contentKind, type ContentKind } from "../search/fusion.js";
 import type { Hit } from "../search/topk.js";
 import { Bitmap } from "./bitmap.js";
 import type { SegmentMeta } from "./meta.js";
 import type { SegmentReader } from "./segment-reader.js";
 import { BLOCK } from "./serializer.js";
 import { TermKind, type ChunkMeta } from "./segment-writer.js";
-import type { QueryTerm } from "./terms.js";
+import { LATENT_PREFIX, type QueryTerm } from "./terms.js";
+import type { SparseVector } from "../model/encoder.js";
 
 export interface SegmentEntry {
   meta: SegmentMeta;
@@ -34,12 +36,16 @@ export interface SegmentEntry {
 export interface Filter {
   /** Keep chunks whose path starts with this string. */
   pathPrefix?: string;
-  /** Keep chunks whose path matches this glob (picomatch syntax, `**` crosses folders). */
-  pathGlob?: string;
+  /** Keep chunks whose path matches this glob, or any of these globs (picomatch syntax, `**` crosses folders). */
+  pathGlob?: string | readonly string[];
+  /** Drop chunks whose path matches any of these globs. */
+  excludeGlob?: readonly string[];
   /** Keep chunks of these languages / file kinds. */
   languages?: readonly string[];
   /** Keep chunks under these workspace roots. */
   roots?: readonly string[];
+  /** Keep chunks of these content kinds (by the file's extension, as `contentKind` says). */
+  kinds?: readonly ContentKind[];
 }
 
 export interface SearchOptions {
@@ -179,6 +185,15 @@ export class Searcher {
     return [lo, doc - this.bases[lo]!];
   }
 
+  /** Global numbers of the live chunks of `path`, ascending. */
+  docsOfPath(path: string): number[] {
+    const out: number[] = [];
+    this.segments.forEach((e, s) => {
+      for (const d of e.reader.docsOfPath(path).toUint32Array()) if (!e.deleted.has(d)) out.push(this.bases[s]! + d);
+    });
+    return out;
+  }
+
   /** Global numbers of every live chunk (for oracles and tools; O(chunks)). */
   *liveDocNumbers(): Generator<number> {
     for (let s = 0; s < this.segments.length; s++) {
@@ -195,6 +210,70 @@ export class Searcher {
       if (o >= 0) df += s.reader.termStart[o + 1]! - s.reader.termStart[o]!;
     }
     return Math.log(1 + (this.totalDocs - df + 0.5) / (df + 0.5));
+  }
+
+  /**
+   * What each query term contributed to one chunk's score, as `search` computes it (terms the
+   * chunk lacks are left out), best first. For explaining a hit: O(terms × log postings).
+   */
+  explain(query: readonly QueryTerm[], doc: number, bm25: Bm25Params = DEFAULT_BM25): Array<{ term: string; weight: number; value: number; contribution: number }> {
+    const [s, local] = this.locate(doc);
+    const r = this.segments[s]!.reader;
+    const weights = new Map<string, number>();
+    for (const q of query) if (q.weight > 0) weights.set(q.term, (weights.get(q.term) ?? 0) + q.weight);
+    const out: Array<{ term: string; weight: number; value: number; contribution: number }> = [];
+    for (const [term, weight] of weights) {
+      const o = r.term(term);
+      if (o < 0) continue;
+      let lo = r.termStart[o]!, hi = r.termStart[o + 1]!;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (r.docIds[mid]! < local) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo >= r.termStart[o + 1]! || r.docIds[lo] !== local) continue;
+      const v = r.values[lo]!;
+      let value: number, contribution: number;
+      if (r.kinds[o] === TermKind.Impact) {
+        value = (v * r.scales[o]!) / 255;
+        contribution = weight * value;
+      } else {
+        value = v;
+        contribution = (weight * this.idf(term) * v * (bm25.k1 + 1)) / (v + this.norm(s, bm25)[local]!);
+      }
+      out.push({ term, weight, value, contribution });
+    }
+    return out.sort((a, b) => b.contribution - a.contribution || (a.term < b.term ? -1 : 1));
+  }
+
+  /**
+   * A chunk's latent vector read back from the postings (weights dequantised), strongest first:
+   * lets the daemon reuse the vectors of unchanged chunks after a restart instead of encoding
+   * them again. O(latent terms in the segment × log postings), about a millisecond.
+   */
+  latentVector(doc: number): SparseVector {
+    const [s, local] = this.locate(doc);
+    const r = this.segments[s]!.reader;
+    let first = 0, hi = r.terms.length;
+    while (first < hi) {
+      const mid = (first + hi) >> 1;
+      if (r.terms.get(mid) < LATENT_PREFIX) first = mid + 1;
+      else hi = mid;
+    }
+    const pairs: Array<[number, number]> = [];
+    for (let o = first; o < r.terms.length; o++) {
+      const term = r.terms.get(o);
+      if (!term.startsWith(LATENT_PREFIX)) break;
+      let lo = r.termStart[o]!, end = r.termStart[o + 1]!;
+      while (lo < end) {
+        const mid = (lo + end) >> 1;
+        if (r.docIds[mid]! < local) lo = mid + 1;
+        else end = mid;
+      }
+      if (lo < r.termStart[o + 1]! && r.docIds[lo] === local) pairs.push([Number(term.slice(LATENT_PREFIX.length)), (r.values[lo]! * r.scales[o]!) / 255]);
+    }
+    pairs.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+    return { ids: Uint32Array.from(pairs, (p) => p[0]), weights: Float32Array.from(pairs, (p) => p[1]) };
   }
 
   private norm(s: number, p: Bm25Params): Float64Array {
@@ -225,13 +304,15 @@ export class Searcher {
 
   /** Allowed docs of segment `s` as a byte mask (1 = live and passes the filter), or null for all. */
   private mask(s: number, filter: Filter | undefined): Uint8Array | null {
-    if (!filter || (!filter.pathPrefix && !filter.pathGlob && !filter.languages && !filter.roots)) return this.aliveMask(s);
+    if (!filter || (!filter.pathPrefix && !filter.pathGlob && !filter.excludeGlob?.length && !filter.languages && !filter.roots && !filter.kinds)) return this.aliveMask(s);
     const e = this.segments[s]!;
     const parts: Bitmap[] = [];
+    if (filter.excludeGlob?.length) { const m = picomatch([...filter.excludeGlob], { dot: true }); parts.push(e.reader.select("path", (v) => !m(v))); }
     if (filter.pathPrefix !== undefined) { const p = filter.pathPrefix; parts.push(e.reader.select("path", (v) => v.startsWith(p))); }
-    if (filter.pathGlob !== undefined) { const m = picomatch(filter.pathGlob, { dot: true }); parts.push(e.reader.select("path", (v) => m(v))); }
+    if (filter.pathGlob !== undefined) { const m = picomatch(typeof filter.pathGlob === "string" ? filter.pathGlob : [...filter.pathGlob], { dot: true }); parts.push(e.reader.select("path", (v) => m(v))); }
     if (filter.languages) { const set = new Set(filter.languages); parts.push(e.reader.select("language", (v) => set.has(v))); }
     if (filter.roots) { const set = new Set(filter.roots); parts.push(e.reader.select("root", (v) => set.has(v))); }
+    if (filter.kinds) { const set = new Set(filter.kinds); parts.push(e.reader.select("path", (v) => set.has(contentKind(v)))); }
     let allowed = parts[0]!.clone();
     for (const p of parts.slice(1)) allowed.andInPlace(p);
     allowed = Bitmap.andNot(allowed, e.deleted);

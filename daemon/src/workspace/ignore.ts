@@ -9,7 +9,7 @@
 // - `walkWorkspace`: a small walker that reads folders and files, never follows symbolic links
 //   (so no loops), never opens anything but regular files, and reports every skipped path once
 //   (a skipped folder, not each file inside it) with a reason.
-import { constants } from "node:fs";
+import { constants, readFileSync } from "node:fs";
 import { open, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import ignore, { type Ignore } from "ignore";
@@ -115,14 +115,23 @@ export interface WalkOptions {
   maxFileBytes?: number;
   /** Keep each file's decoded text in the result (the one-shot search needs it; `ls-files` does not). */
   keepText?: boolean;
+  /**
+   * Called with each kept file's size and mtime before it is read; returning true means the
+   * caller already has this version (the daemon's reconcile), so the file is listed with
+   * `unchanged: true` and not read.
+   */
+  unchanged?: (path: string, size: number, mtimeMs: number) => boolean;
 }
 
 export interface WorkspaceFile {
   /** Relative to the root, with forward slashes. */
   path: string;
   size: number;
-  /** The decoded text, with `keepText`. */
+  mtimeMs: number;
+  /** The decoded text, with `keepText` (absent for `unchanged` files). */
   text?: string;
+  /** Set when `WalkOptions.unchanged` said the caller has this version; the file was not read. */
+  unchanged?: true;
 }
 
 export interface SkippedPath {
@@ -208,29 +217,104 @@ export async function walkWorkspace(root: string, options: WalkOptions = {}): Pr
   }
 
   async function readOne(path: string, rel: string): Promise<void> {
-    let bytes: Buffer;
-    try {
-      // O_NONBLOCK: should the entry have been swapped for a FIFO since the listing, opening it
-      // must not hang the walk.
-      const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
-      try {
-        const st = await handle.stat();
-        if (!st.isFile()) return skip(rel, "not a regular file (socket, FIFO or device)");
-        if (st.size > maxBytes) return skip(rel, `larger than ${maxBytes} bytes (${st.size} bytes)`);
-        bytes = await handle.readFile();
-      } finally {
-        await handle.close();
-      }
-    } catch (e) {
-      const code = errCode(e);
-      return skip(rel, code === "ENOENT" ? "vanished while reading" : `unreadable (${code})`);
-    }
-    if (bytes.length > maxBytes) return skip(rel, `larger than ${maxBytes} bytes (${bytes.length} bytes)`);
-    const reason = contentSkipReason(bytes);
-    if (reason) return skip(rel, reason);
-    files.push(options.keepText ? { path: rel, size: bytes.length, text: bytes.toString("utf8") } : { path: rel, size: bytes.length });
+    const r = await readWorkspaceFile(path, maxBytes, (size, mtimeMs) => options.unchanged?.(rel, size, mtimeMs) ?? false);
+    if ("skip" in r) return skip(rel, r.skip);
+    if (r.text === undefined) files.push({ path: rel, size: r.size, mtimeMs: r.mtimeMs, unchanged: true });
+    else files.push(options.keepText ? { path: rel, size: r.size, mtimeMs: r.mtimeMs, text: r.text } : { path: rel, size: r.size, mtimeMs: r.mtimeMs });
   }
 
   await walk(root, "", await rootRules(root));
   return { files, skipped };
+}
+
+/**
+ * Reads one file the way the walk does: only a regular file, at most `maxBytes`, text in valid
+ * UTF-8 without NUL bytes; otherwise the reason it is skipped ("vanished while reading" when it
+ * no longer exists). When `unchanged(size, mtimeMs)` says so, the content is not read (`text`
+ * absent).
+ */
+export async function readWorkspaceFile(
+  path: string,
+  maxBytes: number = DEFAULT_MAX_FILE_BYTES,
+  unchanged?: (size: number, mtimeMs: number) => boolean,
+): Promise<{ size: number; mtimeMs: number; text?: string } | { skip: string; gone?: true }> {
+  let bytes: Buffer;
+  let mtimeMs: number;
+  try {
+    // O_NONBLOCK: should the entry have been swapped for a FIFO since the listing, opening it
+    // must not hang. O_NOFOLLOW: a symbolic link is never followed, even if one replaced the file.
+    const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    try {
+      const st = await handle.stat();
+      if (!st.isFile()) return { skip: "not a regular file (socket, FIFO or device)" };
+      if (st.size > maxBytes) return { skip: `larger than ${maxBytes} bytes (${st.size} bytes)` };
+      mtimeMs = st.mtimeMs;
+      if (unchanged?.(st.size, st.mtimeMs)) return { size: st.size, mtimeMs };
+      bytes = await handle.readFile();
+    } finally {
+      await handle.close();
+    }
+  } catch (e) {
+    const code = errCode(e);
+    if (code === "ENOENT" || code === "ENOTDIR") return { skip: "vanished while reading", gone: true };
+    if (code === "ELOOP") return { skip: "symbolic link (not followed)" };
+    return { skip: `unreadable (${code})` };
+  }
+  if (bytes.length > maxBytes) return { skip: `larger than ${maxBytes} bytes (${bytes.length} bytes)` };
+  const reason = contentSkipReason(bytes);
+  if (reason) return { skip: reason };
+  return { size: bytes.length, mtimeMs, text: bytes.toString("utf8") };
+}
+
+/**
+ * The rules in force for single paths, for the watcher: the same chain the walk builds (defaults,
+ * `.git/info/exclude`, every rule file from the root down), read synchronously and cached per
+ * folder. `clear()` after any rule file changes.
+ */
+export class RulesCache {
+  private readonly folders = new Map<string, IgnoreRules>();
+  constructor(readonly root: string) {}
+
+  clear(): void {
+    this.folders.clear();
+  }
+
+  /** The rules of root-relative folder `relDir` ("" for the root). */
+  rulesOf(relDir: string): IgnoreRules {
+    let rules = this.folders.get(relDir);
+    if (rules) return rules;
+    if (relDir === "") {
+      rules = IgnoreRules.defaults();
+      try {
+        rules = rules.with("", ".git/info/exclude", readFileSync(join(this.root, ".git", "info", "exclude"), "utf8"));
+      } catch {
+        // No repository, or no exclude file.
+      }
+    } else {
+      const parent = relDir.includes("/") ? relDir.slice(0, relDir.lastIndexOf("/")) : "";
+      rules = this.rulesOf(parent);
+    }
+    for (const name of IGNORE_FILES) {
+      const source = relDir ? `${relDir}/${name}` : name;
+      try {
+        rules = rules.with(relDir, source, readFileSync(join(this.root, source), "utf8"));
+      } catch {
+        // Absent or unreadable: no rules from it.
+      }
+    }
+    this.folders.set(relDir, rules);
+    return rules;
+  }
+
+  /** Why root-relative `path` is skipped by the rules (it or any folder above it), or null. */
+  check(path: string, isDir: boolean): string | null {
+    const parts = path.split("/");
+    for (let i = 1; i <= parts.length; i++) {
+      const sub = parts.slice(0, i).join("/");
+      const parent = parts.slice(0, i - 1).join("/");
+      const reason = this.rulesOf(parent).check(sub, i < parts.length || isDir);
+      if (reason) return reason;
+    }
+    return null;
+  }
 }

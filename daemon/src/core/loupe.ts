@@ -1,0 +1,393 @@
+// The core façade every adapter (daemon server, CLI, MCP, `loupe eval --workspace`) goes
+// through: a set of workspace roots, each kept in sync with its own on-disk index by a
+// RootIndex, one model shared by all, and the queries (search, read, similar, explain, status)
+// answered over them. Requests and results are the plain data types of protocol.ts; bad
+// arguments are LoupeErrors with codes the adapters map to their own error shapes.
+import { createHash } from "node:crypto";
+import { readdir, realpath, stat } from "node:fs/promises";
+import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { analyze } from "../analysis/analyzer.js";
+import { ErrorCode, LoupeError } from "../errors.js";
+import type { Filter, Searcher } from "../index/searcher.js";
+import { LATENT_PREFIX, latentQuery, lexicalQuery, LEXICAL_PREFIX, type QueryTerm } from "../index/terms.js";
+import type {
+  Concept, ExplainParams, ExplainResult, FileKind, IndexingProgress, ReadParams, ReadResult, RootStatus, SearchFilters,
+  SearchHit, SearchMode, SearchParams, SearchResult, SimilarParams,
+} from "../protocol.js";
+import { SEARCH_MODES } from "../protocol.js";
+import { contentKind, DEFAULT_FUSION, fuse } from "../search/fusion.js";
+import type { Hit } from "../search/topk.js";
+import { DEFAULT_MAX_FILE_BYTES, readWorkspaceFile, RulesCache } from "../workspace/ignore.js";
+import type { ChunkEncoder } from "./chunk-encoder.js";
+import { RootIndex, type RootIndexOptions } from "./root-index.js";
+import { VectorCache } from "./vector-cache.js";
+
+export interface LoupeOptions {
+  /** Indexes live in `<cacheDir>/indexes/<name>-<hash of the root path>/`. */
+  cacheDir: string;
+  encoder: ChunkEncoder;
+  log?: (line: string) => void;
+  /** Passed to every root: watch (default true), debounce, batch size, file size limit. */
+  rootOptions?: Pick<RootIndexOptions, "watch" | "debounceMs" | "batchFiles" | "maxDirty" | "maxFileBytes">;
+  /** Called when a root's status changes (progress, state). */
+  onRootChange?: (status: RootStatus) => void;
+  vectorCacheEntries?: number;
+}
+
+/** Most hits a page may ask for, and how deep paging goes. */
+export const MAX_K = 100;
+export const MAX_DEPTH = 1000;
+/** Latents per hit reported as `concepts`. */
+const CONCEPTS = 5;
+/** Lines `read` returns when no end is given. */
+const READ_LINES = 200;
+
+function bad(message: string): never {
+  throw new LoupeError(ErrorCode.BadArgument, message);
+}
+
+function intParam(name: string, v: unknown, fallback: number, min: number, max: number): number {
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) bad(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function stringList(name: string, v: unknown): string[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) bad(`${name} must be a list of strings, got ${JSON.stringify(v)}`);
+  return v as string[];
+}
+
+export function snippetOf(text: string): string {
+  const lines = text.split("\n").filter((l) => l.trim() !== "").slice(0, 6).map((l) => l.trim());
+  const s = lines.join(" ⏎ ");
+  return s.length > 300 ? `${s.slice(0, 299)}…` : s;
+}
+
+export function fileKind(path: string): FileKind {
+  return contentKind(path) === "code" ? "code" : "notes";
+}
+
+/** A hit's identity across roots: root number × 2^32 + the root searcher's doc number. */
+const KEY = 2 ** 32;
+
+export class Loupe {
+  private readonly roots = new Map<string, RootIndex>();
+  private readonly vectors: VectorCache;
+  private readonly log: (line: string) => void;
+  lastError: string | null = null;
+
+  constructor(private readonly o: LoupeOptions) {
+    this.vectors = new VectorCache(o.vectorCacheEntries);
+    this.log = o.log ?? (() => {});
+  }
+
+  get encoder(): ChunkEncoder {
+    return this.o.encoder;
+  }
+
+  static indexDirFor(cacheDir: string, root: string): string {
+    const name = basename(root).replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 40) || "root";
+    return join(cacheDir, "indexes", `${name}-${createHash("sha256").update(root).digest("hex").slice(0, 12)}`);
+  }
+
+  rootList(): RootIndex[] {
+    return [...this.roots.values()];
+  }
+
+  /** Registers a root (absolute after resolving symlinks) and starts indexing it; the existing one when already added. */
+  async addRoot(path: string): Promise<RootIndex> {
+    if (typeof path !== "string" || path === "") bad("root must be a folder path");
+    let root: string;
+    try {
+      root = await realpath(resolve(path));
+      if (!(await stat(root)).isDirectory()) throw new LoupeError(ErrorCode.WorkspaceRoot, `the workspace root ${path} is not a folder. Pass the folder that holds your code and notes.`);
+      await readdir(root);
+    } catch (e) {
+      if (e instanceof LoupeError) throw e;
+      throw new LoupeError(ErrorCode.WorkspaceRoot, `cannot open the workspace root ${path} (${(e as NodeJS.ErrnoException).code ?? e}). Check the path and its permissions.`);
+    }
+    const existing = this.roots.get(root);
+    if (existing) return existing;
+    for (const other of this.roots.keys()) {
+      if (root.startsWith(other + sep) || other.startsWith(root + sep)) {
+        throw new LoupeError(ErrorCode.WorkspaceRoot, `${root} overlaps the workspace root ${other}; remove one first (\`loupe remove-root\`) so no file is indexed twice`);
+      }
+    }
+    const index = await RootIndex.open({
+      ...this.o.rootOptions,
+      root,
+      indexDir: Loupe.indexDirFor(this.o.cacheDir, root),
+      encoder: this.o.encoder,
+      vectors: this.vectors,
+      log: this.log,
+      onChange: (s) => this.o.onRootChange?.(s),
+    });
+    this.roots.set(root, index);
+    await index.start();
+    return index;
+  }
+
+  async removeRoot(path: string): Promise<void> {
+    const r = await this.rootFor(path);
+    this.roots.delete(r.root);
+    await r.close();
+  }
+
+  async reindex(path?: string): Promise<void> {
+    const targets = path === undefined ? this.rootList() : [await this.rootFor(path)];
+    await Promise.all(targets.map((r) => r.reindex()));
+  }
+
+  /** Resolves when every root (or the given one) has nothing queued. */
+  async whenIdle(path?: string): Promise<void> {
+    const targets = path === undefined ? this.rootList() : [await this.rootFor(path)];
+    await Promise.all(targets.map((r) => r.whenIdle()));
+  }
+
+  async rootStatus(r: RootIndex): Promise<RootStatus> {
+    let bytes = 0;
+    try {
+      for (const e of await readdir(r.indexDir, { withFileTypes: true })) if (e.isFile()) bytes += (await stat(join(r.indexDir, e.name))).size;
+    } catch {
+      // Not created yet.
+    }
+    return r.status(bytes);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.rootList().map((r) => r.close()));
+    this.roots.clear();
+  }
+
+  // --- queries --------------------------------------------------------------------------------
+
+  private indexing(targets: RootIndex[]): IndexingProgress | null {
+    const busy = targets.filter((r) => r.state === "scanning" || r.state === "indexing");
+    if (busy.length === 0) return null;
+    let done = 0, total = 0;
+    for (const r of busy) {
+      done += r.progress?.done ?? 0;
+      total += r.progress?.total ?? 0;
+    }
+    return { done, total, roots: busy.map((r) => r.root) };
+  }
+
+  private async targets(f: SearchFilters): Promise<RootIndex[]> {
+    if (this.roots.size === 0) throw new LoupeError(ErrorCode.NoRoots, "no workspace root is indexed yet; add one with `loupe index <folder>` (or the MCP server's --root)");
+    const roots = stringList("roots", f.roots);
+    if (!roots) return this.rootList();
+    return Promise.all(roots.map((r) => this.rootFor(r)));
+  }
+
+  private filterOf(f: SearchFilters): Filter {
+    const paths = stringList("paths", f.paths);
+    const exclude = stringList("exclude", f.exclude);
+    const languages = stringList("languages", f.languages);
+    const kinds = stringList("kinds", f.kinds);
+    if (kinds?.some((k) => k !== "code" && k !== "notes")) bad(`kinds must list "code" and/or "notes", got ${JSON.stringify(kinds)}`);
+    return {
+      ...(paths?.length ? { pathGlob: paths } : {}),
+      ...(exclude?.length ? { excludeGlob: exclude } : {}),
+      ...(languages?.length ? { languages: languages.map((l) => l.toLowerCase().replace(/^\./, "")) } : {}),
+      ...(kinds?.length ? { kinds: kinds.map((k) => (k === "code" ? "code" : "prose")) } : {}),
+    };
+  }
+
+  async search(p: SearchParams): Promise<SearchResult> {
+    if (!p || typeof p.query !== "string" || p.query.trim() === "") bad("query must be a non-empty string");
+    const mode = (p.mode ?? "hybrid") as SearchMode;
+    if (!SEARCH_MODES.includes(mode)) bad(`mode must be one of ${SEARCH_MODES.join(", ")}, got ${JSON.stringify(p.mode)}`);
+    const k = intParam("k", p.k, 10, 1, MAX_K);
+    const offset = intParam("offset", p.offset, 0, 0, MAX_DEPTH - 1);
+    const targets = await this.targets(p);
+    const filter = this.filterOf(p);
+    const lexical = mode === "latent" ? null : lexicalQuery(analyze(p.query));
+    const latent = mode === "lexical" ? null : latentQuery(await this.o.encoder.encodeQuery(p.query));
+    const want = Math.min(offset + k, MAX_DEPTH);
+    const ranked = this.rank(targets, lexical, latent, filter, want + 1);
+    return this.page(p.query, mode, targets, ranked, latent, offset, k);
+  }
+
+  /** Best-first hits over all targets; doc = root number × 2^32 + doc. */
+  private rank(targets: RootIndex[], lexical: QueryTerm[] | null, latent: QueryTerm[] | null, filter: Filter, want: number): { hits: Hit[]; searchers: Searcher[] } {
+    const searchers = targets.map((r) => r.searcher());
+    const depth = lexical && latent ? DEFAULT_FUSION.depth : want;
+    const channel = (q: QueryTerm[] | null): Hit[] => {
+      if (!q || q.length === 0) return [];
+      const all: Hit[] = [];
+      searchers.forEach((s, ri) => {
+        for (const h of s.search(q, depth, { filter })) all.push({ doc: ri * KEY + h.doc, score: h.score });
+      });
+      return all.sort((a, b) => b.score - a.score || a.doc - b.doc).slice(0, depth);
+    };
+    const lex = channel(lexical);
+    const lat = channel(latent);
+    if (!lexical) return { hits: lat.slice(0, want), searchers };
+    if (!latent) return { hits: lex.slice(0, want), searchers };
+    const kinds = new Map<number, "code" | "prose">();
+    const kindOf = (doc: number) => {
+      let kd = kinds.get(doc);
+      if (!kd) kinds.set(doc, (kd = contentKind(searchers[Math.floor(doc / KEY)]!.chunk(doc % KEY).path)));
+      return kd;
+    };
+    return { hits: fuse(lex, lat, want, DEFAULT_FUSION, kindOf), searchers };
+  }
+
+  private page(query: string, mode: SearchMode, targets: RootIndex[], ranked: { hits: Hit[]; searchers: Searcher[] }, latent: QueryTerm[] | null, offset: number, k: number): SearchResult {
+    const hits = ranked.hits.slice(offset, offset + k).map((h) => this.hit(targets[Math.floor(h.doc / KEY)]!, ranked.searchers[Math.floor(h.doc / KEY)]!, h.doc % KEY, h.score, latent));
+    const more = ranked.hits.length > offset + k && offset + k < MAX_DEPTH;
+    return { query, mode, hits, nextOffset: more ? offset + k : null, indexing: this.indexing(targets) };
+  }
+
+  private concepts(s: Searcher, doc: number, latent: QueryTerm[] | null): Concept[] {
+    if (!latent) return [];
+    return s.explain(latent, doc).slice(0, CONCEPTS).map((c) => {
+      const id = Number(c.term.slice(LATENT_PREFIX.length));
+      return { id, label: this.o.encoder.labels?.[id] ?? "", weight: round(c.contribution) };
+    });
+  }
+
+  private hit(r: RootIndex, s: Searcher, doc: number, score: number, latent: QueryTerm[] | null): SearchHit {
+    const c = s.chunk(doc);
+    return {
+      root: r.root, path: c.path, file: join(r.root, ...c.path.split("/")),
+      startLine: c.startLine, endLine: c.endLine, score: round(score),
+      snippet: snippetOf(c.text), symbol: c.symbol, language: c.language, kind: fileKind(c.path),
+      concepts: this.concepts(s, doc, latent),
+    };
+  }
+
+  // --- paths ----------------------------------------------------------------------------------
+
+  /** The registered root for a path naming a root (as given or after resolving symlinks). */
+  private async rootFor(path: string): Promise<RootIndex> {
+    if (typeof path !== "string" || path === "") bad("root must be a folder path");
+    const direct = this.roots.get(resolve(path));
+    if (direct) return direct;
+    let real: string | null = null;
+    try {
+      real = await realpath(resolve(path));
+    } catch {
+      // Not on disk any more; only an exact match could have named it.
+    }
+    const r = real ? this.roots.get(real) : undefined;
+    if (!r) throw new LoupeError(ErrorCode.NotFound, `${path} is not a workspace root; roots: ${this.rootList().map((x) => x.root).join(", ") || "(none)"}`);
+    return r;
+  }
+
+  /**
+   * Resolves a user-given path to a file inside a root. Refuses anything whose real location
+   * (after `..` and symbolic links) is outside every root, and files the ignore rules skip.
+   */
+  async locate(path: string, root?: string): Promise<{ root: RootIndex; rel: string; file: string }> {
+    if (typeof path !== "string" || path === "") bad("path must be a non-empty string (absolute, or relative to a workspace root)");
+    if (path.includes("\0")) bad("path must not contain NUL characters");
+    if (this.roots.size === 0) throw new LoupeError(ErrorCode.NoRoots, "no workspace root is indexed yet; add one with `loupe index <folder>`");
+    const candidates = root !== undefined ? [await this.rootFor(root)] : this.rootList();
+    const outside = () =>
+      new LoupeError(ErrorCode.OutsideRoots, `${path} is outside the workspace roots (${this.rootList().map((r) => r.root).join(", ")}); only files under them can be read. Pass a path relative to a root, e.g. one from a search hit.`);
+    let firstMissing: string | null = null;
+    for (const r of candidates) {
+      const abs = isAbsolute(path) ? resolve(path) : resolve(r.root, path);
+      if (abs !== r.root && !abs.startsWith(r.root + sep)) continue;
+      let real: string;
+      try {
+        real = await realpath(abs);
+      } catch {
+        firstMissing ??= abs;
+        continue;
+      }
+      if (real !== r.root && !real.startsWith(r.root + sep)) throw outside();
+      const rel = relative(r.root, real).split(sep).join("/");
+      const reason = rel === "" ? null : new RulesCache(r.root).check(rel, false);
+      if (reason) throw new LoupeError(ErrorCode.NotFound, `${rel} is not indexed (${reason}), so Loupe does not serve it`);
+      return { root: r, rel, file: real };
+    }
+    if (firstMissing) throw new LoupeError(ErrorCode.NotFound, `${path} does not exist (looked for ${firstMissing})`);
+    throw outside();
+  }
+
+  async read(p: ReadParams): Promise<ReadResult> {
+    if (!p) bad("read needs { path }");
+    const { root, rel, file } = await this.locate(p.path, p.root);
+    const r = await readWorkspaceFile(file, this.o.rootOptions?.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
+    if ("skip" in r) throw new LoupeError(ErrorCode.NotFound, `${rel} cannot be read: ${r.skip}`);
+    const lines = r.text!.split(/\r?\n/);
+    if (lines.length > 1 && lines[lines.length - 1] === "") lines.pop();
+    const total = lines.length;
+    const start = intParam("startLine", p.startLine, 1, 1, Math.max(total, 1));
+    const end = intParam("endLine", p.endLine, Math.min(start + READ_LINES - 1, total), start, Number.MAX_SAFE_INTEGER);
+    const last = Math.min(end, total);
+    return { root: root.root, path: rel, file, startLine: start, endLine: last, totalLines: total, text: lines.slice(start - 1, last).join("\n") };
+  }
+
+  /** The indexed chunk of `rel` covering `line` (or the first chunk of the file). */
+  private chunkAt(s: Searcher, rel: string, line?: number): number {
+    const docs = s.docsOfPath(rel);
+    if (docs.length === 0) throw new LoupeError(ErrorCode.NotFound, `${rel} has no indexed chunks yet (still indexing, empty, or skipped); check \`loupe status\``);
+    if (line === undefined) return docs.reduce((a, b) => (s.chunk(a).startLine <= s.chunk(b).startLine ? a : b));
+    const doc = docs.find((d) => {
+      const c = s.chunk(d);
+      return c.startLine <= line && line <= c.endLine;
+    });
+    if (doc === undefined) throw new LoupeError(ErrorCode.NotFound, `no chunk of ${rel} covers line ${line} (blank lines belong to no chunk)`);
+    return doc;
+  }
+
+  async similar(p: SimilarParams): Promise<SearchResult> {
+    if (!p) bad("similar needs { path }");
+    const k = intParam("k", p.k, 10, 1, MAX_K);
+    const { root, rel } = await this.locate(p.path, p.root);
+    let text: string;
+    let start: number, end: number;
+    if (p.startLine === undefined && p.endLine === undefined) {
+      const s = root.searcher();
+      const c = s.chunk(this.chunkAt(s, rel));
+      ({ text, startLine: start, endLine: end } = c);
+    } else {
+      const r = await this.read({ path: rel, root: root.root, ...(p.startLine !== undefined ? { startLine: p.startLine } : {}), ...(p.endLine !== undefined ? { endLine: p.endLine } : {}) });
+      ({ text, startLine: start, endLine: end } = r);
+    }
+    if (text.trim() === "") bad(`${rel}:${start}-${end} is blank; pick lines with text`);
+    const [v] = await this.o.encoder.encodeDocuments([text]);
+    const latent = latentQuery(v!).slice(0, 64);
+    const targets = await this.targets(p);
+    const ranked = this.rank(targets, null, latent, this.filterOf(p), k + 8);
+    // Leave out the passage itself.
+    ranked.hits = ranked.hits.filter((h) => {
+      const r = targets[Math.floor(h.doc / KEY)]!;
+      const c = ranked.searchers[Math.floor(h.doc / KEY)]!.chunk(h.doc % KEY);
+      return !(r === root && c.path === rel && c.startLine <= end && start <= c.endLine);
+    });
+    return this.page(`${rel}:${start}-${end}`, "latent", targets, ranked, latent, 0, k);
+  }
+
+  async explain(p: ExplainParams): Promise<ExplainResult> {
+    if (!p || typeof p.query !== "string" || p.query.trim() === "") bad("query must be a non-empty string");
+    const line = intParam("line", p.line, 0, 1, Number.MAX_SAFE_INTEGER);
+    const { root, rel } = await this.locate(p.path, p.root);
+    const s = root.searcher();
+    const doc = this.chunkAt(s, rel, line);
+    const latent = latentQuery(await this.o.encoder.encodeQuery(p.query));
+    const lexical = lexicalQuery(analyze(p.query));
+    const lat = s.explain(latent, doc);
+    const lex = s.explain(lexical, doc);
+    const weights = new Map(latent.map((q) => [q.term, q.weight]));
+    return {
+      query: p.query,
+      hit: this.hit(root, s, doc, 0, latent),
+      latents: lat.map((c) => {
+        const id = Number(c.term.slice(LATENT_PREFIX.length));
+        return { id, label: this.o.encoder.labels?.[id] ?? "", weight: round(c.contribution), queryWeight: round(weights.get(c.term) ?? 0), chunkWeight: round(c.value) };
+      }),
+      lexical: lex.map((c) => ({ term: c.term.slice(LEXICAL_PREFIX.length), tf: c.value, contribution: round(c.contribution) })),
+      lexicalScore: round(lex.reduce((a, c) => a + c.contribution, 0)),
+      latentScore: round(lat.reduce((a, c) => a + c.contribution, 0)),
+    };
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 10000) / 10000;
+}

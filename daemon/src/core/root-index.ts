@@ -1,0 +1,387 @@
+// One workspace root kept in sync with its on-disk index. The watcher and the start-up scan only
+// mark root-relative paths dirty; one drain loop at a time takes dirty paths in batches, reads
+// each file's current state (whatever event announced it), re-chunks changed files, encodes
+// only chunks whose content hash has no vector yet, and commits. The table of indexed files
+// (size, mtime, content hash) rides in the index manifest's commit data, so files and chunks
+// can never disagree after a crash: a killed daemon restarts from the last commit and the
+// start-up scan (size + mtime, then content hash) finds whatever changed since.
+import { createHash } from "node:crypto";
+import { rm } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import { watch, type FSWatcher } from "chokidar";
+import { analyze, ANALYZER_VERSION } from "../analysis/analyzer.js";
+import { chunkFile } from "../chunk/index.js";
+import { isLoupeError } from "../errors.js";
+import { FsDirectory } from "../index/directory.js";
+import { Index, type Searcher } from "../index/index.js";
+import type { SparseVector } from "../model/encoder.js";
+import type { RootState, RootStatus } from "../protocol.js";
+import { DEFAULT_MAX_FILE_BYTES, readWorkspaceFile, RulesCache, walkWorkspace, IGNORE_FILES } from "../workspace/ignore.js";
+import type { ChunkEncoder } from "./chunk-encoder.js";
+import type { VectorCache } from "./vector-cache.js";
+
+export interface RootIndexOptions {
+  root: string;
+  indexDir: string;
+  encoder: ChunkEncoder;
+  vectors: VectorCache;
+  log?: (line: string) => void;
+  /** Watch for changes after the first scan; default true (`loupe eval --workspace` indexes once). */
+  watch?: boolean;
+  /** Quiet time after the last event before a batch is taken; default 25 ms. */
+  debounceMs?: number;
+  /** Changed files per commit; default 64 (bounds how stale search is while a large tree indexes). */
+  batchFiles?: number;
+  /** Dirty paths kept before falling back to a full rescan (bounded memory during huge bursts); default 20,000. */
+  maxDirty?: number;
+  maxFileBytes?: number;
+  /** Called whenever the status changes meaningfully (progress, state). */
+  onChange?: (status: RootStatus) => void;
+}
+
+interface FileEntry {
+  size: number;
+  mtimeMs: number;
+  hash: string;
+}
+
+/** Commit data layout version; a mismatch rebuilds the file table from a rescan. */
+const TABLE_VERSION = 1;
+
+export function sha(text: string): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, 32);
+}
+
+/** Lower-case extension without the dot ("ts", "md"), "" when none: the chunk's `language`. */
+export function languageOf(path: string): string {
+  const base = path.slice(path.lastIndexOf("/") + 1);
+  const dot = base.lastIndexOf(".");
+  return dot <= 0 ? "" : base.slice(dot + 1).toLowerCase();
+}
+
+export class RootIndex {
+  state: RootState = "scanning";
+  lastError: string | null = null;
+  skipped = 0;
+  progress: { done: number; total: number } | null = null;
+  /** Chunks encoded vs reused since start (cache or index), for tests and benchmarks. */
+  readonly counters = { encoded: 0, reused: 0, commits: 0 };
+
+  private files = new Map<string, FileEntry>();
+  private dirty = new Set<string>();
+  private rescan = true;
+  private watcher: FSWatcher | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private draining: Promise<void> | null = null;
+  private idleWaiters: Array<() => void> = [];
+  private closed = false;
+  private readonly rules: RulesCache;
+  private readonly log: (line: string) => void;
+
+  private constructor(
+    readonly root: string,
+    private index: Index,
+    private readonly o: RootIndexOptions,
+  ) {
+    this.rules = new RulesCache(root);
+    this.log = o.log ?? (() => {});
+    this.loadTable();
+  }
+
+  /**
+   * Opens (or creates) the index of `root`. An index the current Loupe cannot use (another model
+   * pack, another format or analyzer version, or corrupt) holds only derived data: it is deleted
+   * and rebuilt from the files, and the reason is logged.
+   */
+  static async open(o: RootIndexOptions): Promise<RootIndex> {
+    const options = { pack: o.encoder.fingerprint, analyzer: ANALYZER_VERSION };
+    let index: Index;
+    try {
+      index = await Index.open(await FsDirectory.open(o.indexDir), options);
+    } catch (e) {
+      if (!isLoupeError(e)) throw e;
+      o.log?.(`${o.root}: ${e.message.split(";")[0]} — rebuilding the index from the files`);
+      await rm(o.indexDir, { recursive: true, force: true });
+      index = await Index.open(await FsDirectory.open(o.indexDir), options);
+    }
+    return new RootIndex(o.root, index, o);
+  }
+
+  private loadTable(): void {
+    const data = this.index.commitData as { v?: number; files?: Array<[string, number, number, string]> } | null;
+    if (data?.v !== TABLE_VERSION || !Array.isArray(data.files)) return;
+    for (const [path, size, mtimeMs, hash] of data.files) this.files.set(path, { size, mtimeMs, hash });
+  }
+
+  /** Starts watching (unless disabled) and schedules the start-up scan. */
+  async start(): Promise<void> {
+    if (this.o.watch !== false) await this.startWatcher();
+    this.rescan = true;
+    this.kick(0);
+  }
+
+  searcher(): Searcher {
+    return this.index.searcher();
+  }
+
+  get indexDir(): string {
+    return this.o.indexDir;
+  }
+
+  status(indexBytes: number): RootStatus {
+    return {
+      root: this.root,
+      state: this.state,
+      files: this.files.size,
+      chunks: this.index.searcher().liveDocs,
+      skipped: this.skipped,
+      pending: this.dirty.size,
+      progress: this.progress,
+      indexBytes,
+      indexDir: this.o.indexDir,
+      lastError: this.lastError,
+    };
+  }
+
+  /** True while the start-up scan or a batch of changes is in progress or queued. */
+  get busy(): boolean {
+    return this.draining !== null || this.dirty.size > 0 || this.rescan || this.timer !== null;
+  }
+
+  /** Resolves when no change is queued or being processed. */
+  whenIdle(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Forgets the index and indexes every file again. */
+  async reindex(): Promise<void> {
+    await this.draining;
+    for (const path of this.files.keys()) this.index.deletePath(path);
+    this.files.clear();
+    await this.commit();
+    this.rescan = true;
+    this.kick(0);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.watcher?.close();
+    await this.draining;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  // --- watching -------------------------------------------------------------------------------
+
+  private rel(abs: string): string {
+    return relative(this.root, abs).split(sep).join("/");
+  }
+
+  private async startWatcher(): Promise<void> {
+    const watcher = watch(this.root, {
+      ignoreInitial: true,
+      followSymlinks: false,
+      ignored: (abs, stats) => {
+        const rel = this.rel(abs);
+        if (rel === "" || rel.startsWith("..")) return false;
+        try {
+          return this.rules.check(rel, stats?.isDirectory() ?? false) !== null;
+        } catch {
+          return false;
+        }
+      },
+    });
+    watcher.on("all", (event, abs) => this.onEvent(event, this.rel(abs)));
+    watcher.on("error", (e) => {
+      this.lastError = `watcher: ${(e as Error).message}`;
+      this.log(`${this.root}: watcher error: ${(e as Error).message}`);
+    });
+    await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
+    this.watcher = watcher;
+  }
+
+  private onEvent(event: string, rel: string): void {
+    if (this.closed || rel === "" || rel.startsWith("..")) return;
+    const name = rel.slice(rel.lastIndexOf("/") + 1);
+    if (IGNORE_FILES.includes(name)) {
+      // Rules changed: what is indexed may change anywhere below; rescan (cheap: size + mtime).
+      this.rules.clear();
+      this.rescan = true;
+    }
+    if (event === "unlinkDir") {
+      const prefix = `${rel}/`;
+      for (const path of this.files.keys()) if (path.startsWith(prefix)) this.markDirty(path);
+    } else if (event !== "addDir") {
+      this.markDirty(rel);
+    }
+    this.kick(this.o.debounceMs ?? 25);
+  }
+
+  private markDirty(rel: string): void {
+    if (this.dirty.size >= (this.o.maxDirty ?? 20_000)) {
+      // A burst larger than we keep paths for: forget them and rescan everything instead.
+      this.dirty.clear();
+      this.rescan = true;
+      return;
+    }
+    this.dirty.add(rel);
+  }
+
+  /** Schedules a drain after `delay` ms of quiet (a new event restarts the wait). */
+  private kick(delay: number): void {
+    if (this.closed) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (!this.draining) this.draining = this.drain().finally(() => (this.draining = null));
+      else this.kick(delay); // a drain is running: it picks up the new paths before it ends
+    }, delay);
+  }
+
+  // --- indexing -------------------------------------------------------------------------------
+
+  private async drain(): Promise<void> {
+    try {
+      while (!this.closed && (this.rescan || this.dirty.size > 0)) {
+        if (this.rescan) {
+          this.rescan = false;
+          await this.scan();
+        } else {
+          const batch = [...this.dirty].slice(0, this.o.batchFiles ?? 64);
+          for (const p of batch) this.dirty.delete(p);
+          await this.apply(batch);
+        }
+      }
+      this.state = this.o.watch === false ? "idle" : "watching";
+      this.progress = null;
+    } catch (e) {
+      this.state = "error";
+      this.lastError = (e as Error).message;
+      this.log(`${this.root}: indexing failed: ${(e as Error).message}`);
+    } finally {
+      this.o.onChange?.(this.status(0));
+      if (!this.busyExceptDrain()) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private busyExceptDrain(): boolean {
+    return this.dirty.size > 0 || this.rescan || this.timer !== null;
+  }
+
+  /** The start-up (or after rule changes) reconcile: walk, then process what differs from the table. */
+  private async scan(): Promise<void> {
+    this.state = this.files.size === 0 ? "indexing" : this.state === "watching" ? "watching" : "indexing";
+    const { files, skipped } = await walkWorkspace(this.root, {
+      maxFileBytes: this.o.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
+      unchanged: (path, size, mtimeMs) => {
+        const e = this.files.get(path);
+        return e !== undefined && e.size === size && e.mtimeMs === mtimeMs;
+      },
+    });
+    this.skipped = skipped.length;
+    const seen = new Set(files.map((f) => f.path));
+    const work = files.filter((f) => !f.unchanged).map((f) => f.path);
+    for (const path of this.files.keys()) if (!seen.has(path)) work.push(path);
+    if (work.length === 0) return;
+    this.state = "indexing";
+    this.progress = { done: 0, total: work.length };
+    this.log(`${this.root}: ${work.length} changed or removed files to index (${files.filter((f) => f.unchanged).length} unchanged, ${skipped.length} skipped)`);
+    const size = this.o.batchFiles ?? 64;
+    for (let i = 0; i < work.length && !this.closed; i += size) {
+      const batch = work.slice(i, i + size);
+      for (const p of batch) this.dirty.delete(p);
+      await this.apply(batch);
+      this.progress = { done: Math.min(i + size, work.length), total: work.length };
+      this.o.onChange?.(this.status(0));
+    }
+  }
+
+  /** Brings these paths' index entries in line with the files now on disk, in one commit. */
+  private async apply(paths: string[]): Promise<void> {
+    const searcher = this.index.searcher();
+    const updates: Array<{ path: string; entry: FileEntry; text: string }> = [];
+    const removed: string[] = [];
+    for (const path of paths) {
+      const known = this.files.get(path);
+      const reason = this.rules.check(path, false);
+      if (reason) {
+        if (known) removed.push(path);
+        continue;
+      }
+      const r = await readWorkspaceFile(join(this.root, path), this.o.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
+      if ("skip" in r) {
+        if (!r.gone) this.log(`${this.root}: skipped ${path}: ${r.skip}`);
+        if (known) removed.push(path);
+        continue;
+      }
+      const hash = sha(r.text!);
+      if (known && known.hash === hash) {
+        this.files.set(path, { size: r.size, mtimeMs: r.mtimeMs, hash });
+        continue;
+      }
+      updates.push({ path, entry: { size: r.size, mtimeMs: r.mtimeMs, hash }, text: r.text! });
+    }
+    if (updates.length === 0 && removed.length === 0) return;
+
+    // Chunk every changed file, then find a vector for each chunk: the cache, else the old
+    // index entry with the same content hash (after a restart), else the encoder, in one call.
+    const chunked = await Promise.all(updates.map(async (u) => ({ ...u, chunks: await chunkFile(u.path, u.text) })));
+    const oldByHash = new Map<string, number>();
+    for (const u of chunked) {
+      if (!this.files.has(u.path)) continue;
+      for (const doc of searcher.docsOfPath(u.path)) oldByHash.set(searcher.chunk(doc).hash, doc);
+    }
+    const vectors = new Map<string, SparseVector>();
+    const missing: Array<{ hash: string; text: string }> = [];
+    for (const u of chunked) {
+      for (const c of u.chunks) {
+        const h = sha(c.text);
+        if (vectors.has(h)) continue;
+        const cached = this.o.vectors.get(h);
+        const old = oldByHash.get(h);
+        if (cached) vectors.set(h, cached);
+        else if (old !== undefined) vectors.set(h, searcher.latentVector(old));
+        else if (!missing.some((m) => m.hash === h)) {
+          missing.push({ hash: h, text: c.text });
+          continue;
+        }
+        this.counters.reused++;
+      }
+    }
+    if (missing.length > 0) {
+      const encoded = await this.o.encoder.encodeDocuments(missing.map((m) => m.text));
+      missing.forEach((m, i) => vectors.set(m.hash, encoded[i]!));
+      this.counters.encoded += missing.length;
+    }
+    for (const [h, v] of vectors) this.o.vectors.set(h, v);
+
+    for (const path of removed) {
+      this.index.deletePath(path);
+      this.files.delete(path);
+    }
+    for (const u of chunked) {
+      this.index.deletePath(u.path);
+      const language = languageOf(u.path);
+      for (const c of u.chunks) {
+        const h = sha(c.text);
+        await this.index.add({
+          path: u.path, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, hash: h, text: c.text,
+          root: this.root, language,
+          lexical: analyze(`${u.path}\n${c.text}`),
+          latent: vectors.get(h)!,
+        });
+      }
+      this.files.set(u.path, u.entry);
+    }
+    await this.commit();
+  }
+
+  private async commit(): Promise<void> {
+    const files = [...this.files].map(([p, e]) => [p, e.size, e.mtimeMs, e.hash]);
+    await this.index.commit({ v: TABLE_VERSION, files });
+    this.counters.commits++;
+    if (this.counters.commits % 16 === 0) await this.index.merge();
+  }
+}

@@ -1,0 +1,203 @@
+// The daemon's wire protocol, declared once: request names, parameters and results, shared by
+// the daemon (server/), the CLI, the MCP server and the VS Code extension. Transport is
+// LSP-style JSON-RPC (Content-Length framing, vscode-jsonrpc); besides `initialize`,
+// `shutdown` and `exit` the daemon answers only the `loupe/*` requests below and sends
+// `$/progress` (LSP work-done progress) on a request's `workDoneToken` while it indexes.
+// Everything here is plain JSON data; paths in results are in editor terms (absolute `file`
+// plus root-relative `path`, 1-based inclusive lines).
+import { RequestType, type ProgressToken } from "vscode-languageserver-protocol";
+
+/** Bumped whenever a request or result changes incompatibly; `initialize` reports it. */
+export const PROTOCOL_VERSION = 1;
+
+export const SEARCH_MODES = ["hybrid", "lexical", "latent"] as const;
+export type SearchMode = (typeof SEARCH_MODES)[number];
+/** A file's kind, for filtering: source code or notes (markdown, plain text and the rest). */
+export type FileKind = "code" | "notes";
+
+/** Filters every query request accepts; all optional, combined with AND. */
+export interface SearchFilters {
+  /** Only these workspace roots (absolute paths as added). */
+  roots?: string[];
+  /** Only paths (root-relative, `/`-separated) matching one of these globs (picomatch: `src/**\/*.ts`). */
+  paths?: string[];
+  /** Drop paths matching any of these globs. */
+  exclude?: string[];
+  /** Only code or only notes. */
+  kinds?: FileKind[];
+  /** Only these languages, as chunk `language` names them (`ts`, `py`, `markdown`, …). */
+  languages?: string[];
+}
+
+export interface SearchParams extends SearchFilters {
+  query: string;
+  /** Hits per page; default 10, at most 100. */
+  k?: number;
+  /** Hits to skip (the `nextOffset` of the previous page). */
+  offset?: number;
+  /** Default hybrid. */
+  mode?: SearchMode;
+}
+
+/** A latent concept shared by query and chunk. */
+export interface Concept {
+  id: number;
+  /** Human-readable label derived from the texts that activate it most; "" if the pack has none. */
+  label: string;
+  /** Query weight × chunk weight: this latent's share of the latent score. */
+  weight: number;
+}
+
+export interface SearchHit {
+  /** The workspace root holding the file. */
+  root: string;
+  /** Root-relative path with `/` separators. */
+  path: string;
+  /** Absolute path of the file. */
+  file: string;
+  startLine: number;
+  endLine: number;
+  score: number;
+  /** The chunk's first lines, trimmed (at most ~300 characters). */
+  snippet: string;
+  /** Enclosing symbol (`Server.handle`) or heading path (`Guide > Install`); "" when none. */
+  symbol: string;
+  language: string;
+  kind: FileKind;
+  /** The latents that contributed most to the latent score, best first (empty in lexical mode). */
+  concepts: Concept[];
+}
+
+/** Where indexing stands, attached to results while a root is still being indexed. */
+export interface IndexingProgress {
+  /** Files reconciled and encoded so far, of `total` found. */
+  done: number;
+  total: number;
+  /** Roots still indexing. */
+  roots: string[];
+}
+
+export interface SearchResult {
+  query: string;
+  mode: SearchMode;
+  hits: SearchHit[];
+  /** Offset of the next page, or null when there are no more hits (within the first 1,000). */
+  nextOffset: number | null;
+  /** Non-null when some root is still indexing: results are partial. */
+  indexing: IndexingProgress | null;
+}
+
+export interface ReadParams {
+  /** Absolute, or relative to `root` (default: the only root, or the root that holds it). */
+  path: string;
+  root?: string;
+  /** 1-based inclusive; default the whole file up to 200 lines from `startLine`. */
+  startLine?: number;
+  endLine?: number;
+}
+
+export interface ReadResult {
+  root: string;
+  path: string;
+  file: string;
+  startLine: number;
+  endLine: number;
+  totalLines: number;
+  text: string;
+}
+
+export interface SimilarParams extends SearchFilters {
+  /** The passage to start from: a file (absolute or root-relative) and a line range (default: the whole file, capped at the first chunk). */
+  path: string;
+  root?: string;
+  startLine?: number;
+  endLine?: number;
+  k?: number;
+}
+
+export interface ExplainParams {
+  query: string;
+  /** The hit to explain: its file and a line inside it. */
+  path: string;
+  root?: string;
+  line: number;
+}
+
+export interface ExplainResult {
+  query: string;
+  hit: SearchHit;
+  /** Latents active in both query and chunk, by contribution. */
+  latents: Array<Concept & { queryWeight: number; chunkWeight: number }>;
+  /** Query terms found in the chunk, with their BM25 contribution. */
+  lexical: Array<{ term: string; tf: number; contribution: number }>;
+  /** The channel scores before fusion (raw BM25 and latent dot product). */
+  lexicalScore: number;
+  latentScore: number;
+}
+
+/** scanning: comparing files with the index; indexing: encoding changes; watching: up to date and watched; idle: up to date, not watched; error: see lastError. */
+export type RootState = "scanning" | "indexing" | "watching" | "idle" | "error";
+
+export interface RootStatus {
+  root: string;
+  state: RootState;
+  /** Files indexed (in the committed index) and chunks. */
+  files: number;
+  chunks: number;
+  /** Paths skipped by ignore rules or content checks at the last scan. */
+  skipped: number;
+  /** Changes seen but not yet searchable. */
+  pending: number;
+  /** During the initial scan or a reindex: files done of total. */
+  progress: { done: number; total: number } | null;
+  /** Bytes of the on-disk index. */
+  indexBytes: number;
+  indexDir: string;
+  lastError: string | null;
+}
+
+export interface StatusResult {
+  pid: number;
+  version: string;
+  protocol: number;
+  socket: string | null;
+  startedAt: string;
+  clients: number;
+  pack: { name: string; fingerprint: string; provider: string } | null;
+  roots: RootStatus[];
+  lastError: string | null;
+}
+
+export interface AddRootParams {
+  root: string;
+  /** Resolve only when the root's first indexing is done (with `$/progress` on `workDoneToken`). */
+  wait?: boolean;
+  workDoneToken?: ProgressToken;
+}
+
+export interface RootParams {
+  root: string;
+}
+
+export interface ReindexParams {
+  /** Default: every root. */
+  root?: string;
+  wait?: boolean;
+  workDoneToken?: ProgressToken;
+}
+
+/** What `$/progress` reports carry in `message`: "1,204 / 10,311 files". `percentage` is set too. */
+export const Requests = {
+  search: new RequestType<SearchParams, SearchResult, void>("loupe/search"),
+  read: new RequestType<ReadParams, ReadResult, void>("loupe/read"),
+  similar: new RequestType<SimilarParams, SearchResult, void>("loupe/similar"),
+  explain: new RequestType<ExplainParams, ExplainResult, void>("loupe/explain"),
+  status: new RequestType<void, StatusResult, void>("loupe/status"),
+  addRoot: new RequestType<AddRootParams, RootStatus, void>("loupe/addRoot"),
+  removeRoot: new RequestType<RootParams, StatusResult, void>("loupe/removeRoot"),
+  reindex: new RequestType<ReindexParams, StatusResult, void>("loupe/reindex"),
+  stop: new RequestType<void, { stopping: true }, void>("loupe/stop"),
+} as const;
+
+/** JSON-RPC error codes the daemon answers with; `data.code` carries the LoupeError code. */
+export const RPC_ERROR = { loupe: -32001, internal: -32603, invalidParams: -32602 } as const;

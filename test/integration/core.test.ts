@@ -1,0 +1,185 @@
+// Tier: integration. The core façade over real folders, a real on-disk index and a real
+// chokidar watcher, with the deterministic fake encoder (test/support/fake-encoder.ts) so no
+// ONNX runs. The end-to-end tests (test/e2e/daemon.test.ts) repeat the main paths with the
+// real daemon process and the default pack.
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { Loupe } from "../../daemon/src/core/loupe.js";
+import { fakeEncoder } from "../support/fake-encoder.js";
+
+const open: Loupe[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((l) => l.close()));
+});
+
+async function setup(files: Record<string, string>, opts: { watch?: boolean; encoder?: ReturnType<typeof fakeEncoder>; cache?: string } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), "loupe-core-"));
+  const root = join(dir, "ws");
+  for (const [p, text] of Object.entries(files)) {
+    await mkdir(join(root, p, ".."), { recursive: true });
+    await writeFile(join(root, p), text);
+  }
+  await mkdir(root, { recursive: true });
+  const encoder = opts.encoder ?? fakeEncoder();
+  const loupe = new Loupe({ cacheDir: opts.cache ?? join(dir, "cache"), encoder, rootOptions: { watch: opts.watch ?? true, debounceMs: 10 } });
+  open.push(loupe);
+  await loupe.addRoot(root);
+  await loupe.whenIdle();
+  return { dir, root, loupe, encoder, cache: opts.cache ?? join(dir, "cache") };
+}
+
+/** Polls until `check` passes (watcher events arrive asynchronously). */
+async function eventually(check: () => Promise<void>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (e) {
+      if (Date.now() > end) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+const paths = async (loupe: Loupe, query: string, extra: object = {}) => (await loupe.search({ query, ...extra })).hits.map((h) => h.path);
+
+describe("Loupe core", () => {
+  it("indexes a tree with syntax-aware chunks and answers with editor-shaped hits", async () => {
+    const { loupe, root } = await setup({
+      "src/retry.py": "import time\n\n\ndef retry_with_backoff(fn, attempts=5):\n    \"\"\"Retry fn with exponential backoff.\"\"\"\n    for i in range(attempts):\n        time.sleep(2 ** i)\n",
+      "notes/plan.md": "# Plan\n\n## Deploy\n\nShip the frankfurter on Friday.\n",
+      "node_modules/x/index.js": "function retry_with_backoff() {}\n",
+    });
+    const r = await loupe.search({ query: "retry_with_backoff" });
+    expect(r.hits[0]).toMatchObject({ root, path: "src/retry.py", file: join(root, "src/retry.py"), symbol: "retry_with_backoff", language: "py", kind: "code" });
+    expect(r.hits[0]!.startLine).toBeLessThanOrEqual(4);
+    expect(r.hits[0]!.endLine).toBe(7);
+    expect(r.hits.map((h) => h.path)).not.toContain("node_modules/x/index.js");
+    expect(r.indexing).toBeNull();
+    const md = await loupe.search({ query: "frankfurter" });
+    expect(md.hits[0]).toMatchObject({ path: "notes/plan.md", symbol: "Plan > Deploy", kind: "notes" });
+    expect(md.hits[0]!.concepts.length).toBeGreaterThan(0);
+    expect(md.hits[0]!.concepts[0]!.label).toMatch(/^latent \d+$/);
+  });
+
+  it("filters by path globs, exclusions, kinds and languages, and pages with nextOffset", async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 15; i++) files[`a/f${i}.ts`] = `export const widget${i} = "widget";\n`;
+    files["b/widget.md"] = "# Widget\n\nA widget note.\n";
+    const { loupe } = await setup(files, { watch: false });
+    expect(await paths(loupe, "widget", { paths: ["b/**"] })).toEqual(["b/widget.md"]);
+    expect(await paths(loupe, "widget", { kinds: ["notes"] })).toEqual(["b/widget.md"]);
+    expect((await paths(loupe, "widget", { exclude: ["a/**"], k: 50 }))).toEqual(["b/widget.md"]);
+    expect((await paths(loupe, "widget", { languages: ["ts"], k: 50 })).length).toBe(15);
+    const p1 = await loupe.search({ query: "widget", k: 10 });
+    expect(p1.nextOffset).toBe(10);
+    const p2 = await loupe.search({ query: "widget", k: 10, offset: 10 });
+    expect(p2.nextOffset).toBeNull();
+    expect(p2.hits.length).toBe(6);
+    expect(new Set([...p1.hits, ...p2.hits].map((h) => h.path)).size).toBe(16);
+  });
+
+  it("follows creates, edits, renames, deletes and folder deletes through the watcher", async () => {
+    const { loupe, root } = await setup({ "docs/a.md": "# A\n\nalpha\n" });
+    await writeFile(join(root, "docs/b.md"), "# B\n\nbravo zulu\n");
+    await eventually(async () => expect(await paths(loupe, "bravo")).toEqual(["docs/b.md"]));
+    await writeFile(join(root, "docs/b.md"), "# B\n\ncharlie\n");
+    await eventually(async () => expect(await paths(loupe, "charlie")).toEqual(["docs/b.md"]));
+    expect(await paths(loupe, "bravo")).toEqual([]);
+    await rename(join(root, "docs/b.md"), join(root, "docs/c.md"));
+    await eventually(async () => expect(await paths(loupe, "charlie")).toEqual(["docs/c.md"]));
+    await mkdir(join(root, "deep/er"), { recursive: true });
+    await writeFile(join(root, "deep/er/d.md"), "delta\n");
+    await eventually(async () => expect(await paths(loupe, "delta")).toEqual(["deep/er/d.md"]));
+    await rm(join(root, "deep"), { recursive: true });
+    await eventually(async () => expect(await paths(loupe, "delta")).toEqual([]));
+    await rm(join(root, "docs/a.md"));
+    await eventually(async () => expect(await paths(loupe, "alpha")).toEqual([]));
+    const st = await loupe.rootStatus(loupe.rootList()[0]!);
+    expect(st).toMatchObject({ files: 1, state: "watching" });
+  });
+
+  it("applies .gitignore changes, and skips binaries and symlink loops without dying", async () => {
+    const { loupe, root } = await setup({ "keep.md": "kiwi\n", "drop/x.md": "kiwi drop\n" });
+    await writeFile(join(root, "bin.dat"), Buffer.from([0x6b, 0x69, 0x77, 0x69, 0, 1, 2]));
+    await symlink(root, join(root, "loop"));
+    await writeFile(join(root, "bad.md"), Buffer.from([0x6b, 0x69, 0x77, 0x69, 0x20, 0xff, 0xfe]));
+    await writeFile(join(root, ".gitignore"), "drop/\n");
+    await eventually(async () => expect(await paths(loupe, "kiwi")).toEqual(["keep.md"]));
+    await writeFile(join(root, ".gitignore"), "");
+    await eventually(async () => expect((await paths(loupe, "kiwi")).sort()).toEqual(["drop/x.md", "keep.md"]));
+  });
+
+  it("re-encodes only the changed function of a large file, and nothing after a restart", async () => {
+    const fns = Array.from({ length: 30 }, (_, i) => `def handler_${i}(event):\n    """Handle event ${i}."""\n` + Array.from({ length: 12 }, (_, j) => `    value_${j} = event.get("k${i}_${j}")\n`).join("") + "    return event\n");
+    const { loupe, root, encoder, cache } = await setup({ "big.py": fns.join("\n\n") });
+    const chunks = encoder.encoded.length;
+    expect(chunks).toBeGreaterThan(5);
+    fns[7] = fns[7]!.replace("return event", "return rewritten_marker");
+    await writeFile(join(root, "big.py"), fns.join("\n\n"));
+    await eventually(async () => expect(await paths(loupe, "rewritten_marker", { mode: "lexical" })).toEqual(["big.py"]));
+    const reencoded = encoder.encoded.slice(chunks);
+    expect(reencoded.length).toBeGreaterThanOrEqual(1);
+    expect(reencoded.length).toBeLessThanOrEqual(2);
+    expect(reencoded.join("\n")).toContain("rewritten_marker");
+    await loupe.close();
+
+    // Restart with an empty vector cache and an edit made while down: the unchanged chunks'
+    // vectors come back from the index, only the edited one is encoded.
+    fns[20] = fns[20]!.replace("return event", "return offline_edit");
+    await writeFile(join(root, "big.py"), fns.join("\n\n"));
+    const again = fakeEncoder();
+    const l2 = new Loupe({ cacheDir: cache, encoder: again, rootOptions: { watch: false } });
+    open.push(l2);
+    await l2.addRoot(root);
+    await l2.whenIdle();
+    expect(again.encoded.length).toBeLessThanOrEqual(2);
+    expect(again.encoded.join("\n")).toContain("offline_edit");
+    expect(await paths(l2, "offline_edit", { mode: "lexical" })).toEqual(["big.py"]);
+    expect((await l2.search({ query: "handler_3", mode: "lexical" })).hits[0]).toMatchObject({ path: "big.py", symbol: "handler_3" });
+  });
+
+  it("rebuilds an index built with another model pack instead of mixing vectors", async () => {
+    const { root, cache, loupe } = await setup({ "a.md": "apple\n" }, { watch: false });
+    await loupe.close();
+    const other = fakeEncoder("sha256:" + "1".repeat(64));
+    const l2 = new Loupe({ cacheDir: cache, encoder: other, rootOptions: { watch: false } });
+    open.push(l2);
+    await l2.addRoot(root);
+    await l2.whenIdle();
+    expect(other.encoded.length).toBe(1);
+    expect(await paths(l2, "apple")).toEqual(["a.md"]);
+  });
+
+  it("reads inside roots only, and explains and finds similar chunks", async () => {
+    const { loupe, root, dir } = await setup({ "a.md": "one\ntwo\nthree\n", "b.md": "# Fruit\n\napple banana cherry\n", "c.md": "# More fruit\n\nbanana cherry date\n", ".env": "SECRET=1\n" });
+    await writeFile(join(dir, "outside.txt"), "secret\n");
+    await symlink(join(dir, "outside.txt"), join(root, "escape.txt"));
+    expect(await loupe.read({ path: "a.md", startLine: 2, endLine: 3 })).toMatchObject({ path: "a.md", text: "two\nthree", totalLines: 3, startLine: 2, endLine: 3 });
+    await expect(loupe.read({ path: "../outside.txt" })).rejects.toMatchObject({ code: "OUTSIDE_ROOTS" });
+    await expect(loupe.read({ path: "../../../../etc/passwd" })).rejects.toMatchObject({ code: "OUTSIDE_ROOTS" });
+    await expect(loupe.read({ path: "/etc/passwd" })).rejects.toMatchObject({ code: "OUTSIDE_ROOTS" });
+    await expect(loupe.read({ path: "escape.txt" })).rejects.toMatchObject({ code: "OUTSIDE_ROOTS" });
+    await expect(loupe.read({ path: "nope.md" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(loupe.read({ path: "a.md", startLine: 0 })).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
+    const ex = await loupe.explain({ query: "banana", path: "b.md", line: 3 });
+    expect(ex.lexical.map((t) => t.term)).toEqual(["banana"]);
+    expect(ex.latents.length).toBeGreaterThan(0);
+    expect(ex.hit).toMatchObject({ path: "b.md", symbol: "Fruit" });
+    const sim = await loupe.similar({ path: "b.md", startLine: 3, endLine: 3 });
+    expect(sim.hits[0]!.path).toBe("c.md");
+    expect(sim.hits.some((h) => h.path === "b.md" && h.startLine <= 3 && h.endLine >= 3)).toBe(false);
+  });
+
+  it("rejects bad arguments with BAD_ARGUMENT and unknown roots with NOT_FOUND", async () => {
+    const { loupe } = await setup({ "a.md": "x\n" }, { watch: false });
+    await expect(loupe.search({ query: "" })).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
+    await expect(loupe.search({ query: "x", k: 0 })).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
+    await expect(loupe.search({ query: "x", mode: "dense" as never })).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
+    await expect(loupe.search({ query: "x", kinds: ["pictures" as never] })).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
+    await expect(loupe.search({ query: "x", roots: ["/nowhere"] })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(loupe.addRoot("/nowhere/at/all")).rejects.toMatchObject({ code: "WORKSPACE_ROOT" });
+  });
+});
