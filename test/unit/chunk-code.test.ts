@@ -1,9 +1,10 @@
 // Tier: unit. Syntax-aware code chunks (web-tree-sitter + @vscode/tree-sitter-wasm grammars):
 // 1-based line ranges, symbol paths, nested classes/methods, long-symbol splits, gap coverage,
-// and the line-window fallback. Fixtures are inline strings; the grammars load from node_modules.
+// small neighbours merged into one chunk, and the line-window fallback. Fixtures are inline
+// strings; the grammars load from node_modules. Over-long lines: chunk-limits.test.ts.
 import { describe, expect, it } from "vitest";
 import { chunkFile, type SymbolChunk } from "../../daemon/src/chunk/index.js";
-import { chunkCode } from "../../daemon/src/chunk/code.js";
+import { chunkCode, mergedSymbol } from "../../daemon/src/chunk/code.js";
 
 /** Every non-blank line in exactly one chunk, ranges ascending, text = those lines. */
 function check(text: string, chunks: SymbolChunk[]): Array<[number, number, string]> {
@@ -47,13 +48,12 @@ function top(): number {
 `;
 
 describe("chunkCode", () => {
-  it("TypeScript: top-level declarations, gaps, and leading doc comments", async () => {
+  it("TypeScript: top-level declarations, gaps, and leading doc comments; small neighbours merge", async () => {
+    // Server (12 lines) is over a sixth of maxLines, so it stays alone; the small tail merges.
     expect(check(TS, await chunkFile("src/a.ts", TS))).toEqual([
       [1, 2, ""],
       [4, 15, "Server"],
-      [17, 17, "helper"],
-      [18, 19, ""],
-      [21, 23, "top"],
+      [17, 23, "helper, top"],
     ]);
   });
 
@@ -64,8 +64,7 @@ describe("chunkCode", () => {
       [4, 6, "Server"],
       [8, 10, "Server.handle"],
       [12, 15, "Server.Inner"],
-      [17, 17, "helper"],
-      [18, 19, ""],
+      [17, 19, "helper"], // one-line units are small at maxLines 4; statements add no name
       [21, 23, "top"],
     ]);
   });
@@ -114,7 +113,8 @@ describe("chunkCode", () => {
 
   it("Go methods carry their receiver; Rust impls, Java and C++ nest", async () => {
     const go = "package main\n\nimport \"fmt\"\n\ntype Server struct {\n\tport int\n}\n\nfunc (s *Server) Handle(x int) int {\n\treturn x\n}\n\nfunc main() {\n\tfmt.Println(1)\n}\n";
-    expect(check(go, (await chunkFile("x.go", go))!)).toEqual([
+    // maxLines 6: only one-line units are small, so nothing here merges (at the defaults it is one chunk).
+    expect(check(go, (await chunkCode("x.go", go, { limits: { maxLines: 6, maxChars: 1500 } }))!)).toEqual([
       [1, 3, ""],
       [5, 7, "Server"],
       [9, 11, "Server.Handle"],
@@ -154,5 +154,56 @@ describe("chunkCode", () => {
     const broken = "function ok() {\n  return 1;\n}\n\nclass {{{ oops\n  ((( \n";
     check(broken, (await chunkFile("b.js", broken))!);
     expect(await chunkFile("empty.ts", "")).toEqual([]);
+  });
+});
+
+describe("chunkCode merges small neighbours", () => {
+  it("a run of one-line TypeScript type aliases, imports and consts is one chunk; a big declaration stays alone", async () => {
+    const fields = Array.from({ length: 12 }, (_, i) => `  readonly field${i}: string; // ${"doc ".repeat(6)}`);
+    const src = [
+      'import { a } from "a";',
+      'import type { B } from "b";',
+      "",
+      "export type Id = string;",
+      "export type Name = string;",
+      "type Pair = [Id, Name];",
+      "export type Handler = (id: Id) => void;",
+      "export const MAX = 10;",
+      "",
+      "export interface Big {",
+      ...fields,
+      "}",
+      "export type After = number;",
+      "",
+    ].join("\n");
+    expect(check(src, await chunkFile("types.ts", src))).toEqual([
+      [1, 8, "Id, Name, Pair, Handler"], // imports and the const carry no name of their own
+      [10, 23, "Big"], // 14 lines / ~600 characters: not small, so it neither absorbs nor is absorbed
+      [24, 24, "After"],
+    ]);
+  });
+
+  it("small Python functions merge into one chunk named after all of them", async () => {
+    const py = "import os\n\n\ndef a(x):\n    return x + 1\n\n\ndef b(x):\n    return x * 2\n\n\ndef c(x):\n    return a(b(x))\n";
+    expect(check(py, (await chunkFile("m.py", py))!)).toEqual([[1, 13, "a, b, c"]]);
+  });
+
+  it("small methods of a class split over the limits merge as siblings, not across the class's end", async () => {
+    const methods = Array.from({ length: 30 }, (_, i) => `  m${i}(): number {\n    return ${i};\n  }`);
+    const src = ["export class Many {", ...methods, "}", "export function after(): void {}", ""].join("\n");
+    const chunks = (await chunkFile("many.ts", src))!;
+    const shape = check(src, chunks);
+    expect(shape.length).toBeGreaterThan(1);
+    expect(shape.length).toBeLessThan(6); // 30 methods, not 30 chunks
+    expect(shape[0]![2]).toMatch(/^Many, Many\.m0, Many\.m1, .*…$/); // header + methods, cut with "…"
+    for (const c of chunks) expect(c.text.length <= 1500 && c.endLine - c.startLine < 61).toBe(true);
+    expect(shape[shape.length - 1]).toEqual([93, 93, "after"]); // a top-level sibling of Many, not of its methods
+  });
+
+  it("mergedSymbol lists distinct names and cuts the list with an ellipsis", () => {
+    expect(mergedSymbol(["", "A", "B", "A"])).toBe("A, B");
+    expect(mergedSymbol(["", ""])).toBe("");
+    expect(mergedSymbol(["alpha", "beta", "gamma", "delta"], 20)).toBe("alpha, beta, …");
+    expect(mergedSymbol(["aVeryLongDeclarationName", "b"], 10)).toBe("aVeryLongDeclarationName, …");
   });
 });

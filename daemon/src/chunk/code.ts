@@ -2,13 +2,16 @@
 // prebuilt grammars). Top-level declarations become chunks carrying their name; a declaration over
 // the limits is split along its children (methods recurse with "Outer.inner", statements are
 // packed up to the limits), and lines between declarations (imports, statements) are packed too,
-// so every non-blank line lands in exactly one chunk. Unknown languages and parse failures fall
-// back to the line-window chunker. The only IO is loading the grammar WASM files, once each.
+// so every non-blank line lands in exactly one chunk. Small neighbours — a run of one-line type
+// aliases, imports, consts, short functions, or short methods of a split class — merge into one
+// chunk within the limits (see pack). A line over maxChars (minified code) is cut into pieces.
+// Unknown languages and parse failures fall back to the line-window chunker. The only IO is
+// loading the grammar WASM files, once each.
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import type * as TreeSitter from "@vscode/tree-sitter-wasm";
-import { chunkLines } from "./lines.js";
-import { DEFAULT_LIMITS, LineSizes, splitLines, splitRows, toChunk, type ChunkLimits, type SymbolChunk } from "./types.js";
+import { chunkLines, DEFAULT_LINES_PER_CHUNK } from "./lines.js";
+import { chunkRows, DEFAULT_LIMITS, LineSizes, splitLines, splitRows, toChunk, type ChunkLimits, type SymbolChunk } from "./types.js";
 
 type Node = TreeSitter.Node;
 
@@ -182,8 +185,10 @@ interface Unit {
   start: number; // 0-based rows, inclusive
   end: number;
   symbol: string;
-  /** Whole declarations never merge with neighbours; statements of one symbol may. */
+  /** A whole declaration: merges with neighbours only when both are small (see pack). Statements of one symbol merge up to the limits. */
   whole: boolean;
+  /** Symbol path of the declaration the unit sits in ("" at top level): small units merge only with siblings. */
+  parent: string;
 }
 
 function lastRow(node: Node): number {
@@ -197,8 +202,9 @@ class Splitter {
     private readonly limits: ChunkLimits,
   ) {}
 
+  /** Row windows of `symbol`'s own text (its header, statements, closing lines). */
   private rows(start: number, end: number, symbol: string): Unit[] {
-    return splitRows(this.sizes, start, end, this.limits).map(([s, e]) => ({ start: s, end: e, symbol, whole: false }));
+    return splitRows(this.sizes, start, end, this.limits).map(([s, e]) => ({ start: s, end: e, symbol, whole: false, parent: symbol }));
   }
 
   /** Children to split `node` along, descending through single wrapping children. */
@@ -216,10 +222,16 @@ class Splitter {
     return [];
   }
 
-  /** Units covering rows [start, end] of `node` (a declaration named `symbol`, or a statement in it). */
-  node(node: Node, start: number, end: number, symbol: string, isDecl: boolean, force = false): Unit[] {
+  /**
+   * Units covering rows [start, end] of `node`: a declaration named `symbol` inside `parent`, or
+   * (isDecl false) a statement of `symbol`.
+   */
+  node(node: Node, start: number, end: number, symbol: string, isDecl: boolean, parent: string, force = false): Unit[] {
     while (start < end && this.sizes.blank(start)) start++; // blank lines need no chunk; don't count them
-    if (!force && this.sizes.fits(start, end, this.limits)) return [{ start, end, symbol, whole: isDecl }];
+    if (!force && this.sizes.fits(start, end, this.limits)) return [{ start, end, symbol, whole: isDecl, parent: isDecl ? parent : symbol }];
+    // One line over the limits (minified code): its children share the row, so descending cannot
+    // split it; it stays one unit of the outer symbol and pack cuts it into pieces.
+    if (start === end) return this.rows(start, end, symbol);
     const kids = this.children(node);
     if (kids.length === 0) return this.rows(start, end, symbol);
     return this.children_(kids, start, end, symbol);
@@ -253,11 +265,11 @@ class Splitter {
         const from = pending ?? cursor;
         pending = null;
         const path = symbol ? `${symbol}.${name}` : name;
-        const units = this.node(kid, from, kidEnd, path, true);
+        const units = this.node(kid, from, kidEnd, path, true, symbol);
         out.push(...units);
       } else {
         flushPending(cursor - 1);
-        const units = this.node(kid, cursor, kidEnd, symbol, false);
+        const units = this.node(kid, cursor, kidEnd, symbol, false, symbol);
         out.push(...units);
       }
       cursor = kidEnd + 1;
@@ -270,26 +282,83 @@ class Splitter {
 
 const WORDY = /[\p{L}\p{N}_]/u;
 
-/** Packs units into chunks: statements of one symbol merge within the limits; punctuation-only tails join the chunk before. */
+/**
+ * A unit is small when it is within SMALL_UNIT_FRACTION of both limits: 1/6 → at most 10 lines
+ * and 250 characters by default, about half an encoder window. That is too little text to be a
+ * good retrieval unit alone (a one-line type alias, an import block, a three-line helper), while a
+ * declaration of a screenful keeps its own chunk and a precise symbol. Range 0 (never merge) to
+ * 1/2; larger values make fewer, mixed chunks.
+ */
+export const SMALL_UNIT_FRACTION = 1 / 6;
+
+/** Longest symbol a merged chunk gets before the list of names is cut with "…"; default 80. */
+export const MERGED_SYMBOL_MAX_CHARS = 80;
+
+/**
+ * The symbol of a chunk merged from several units: their distinct non-empty symbols in order,
+ * joined with ", " ("Id, Name, parse"); past MERGED_SYMBOL_MAX_CHARS the list ends with ", …"
+ * after the names that fit (always at least the first). A list, not just the first name, because
+ * the symbol is shown with a result and every declaration in the chunk is equally its subject;
+ * "" when none of the units had a symbol (imports and statements only).
+ */
+export function mergedSymbol(symbols: readonly string[], maxChars = MERGED_SYMBOL_MAX_CHARS): string {
+  const names = [...new Set(symbols.filter((n) => n !== ""))];
+  const all = names.join(", ");
+  if (all.length <= maxChars) return all;
+  let out = names[0]!;
+  for (let i = 1; i < names.length && `${out}, ${names[i]}, …`.length <= maxChars; i++) out = `${out}, ${names[i]}`;
+  return `${out}, …`;
+}
+
+interface Group extends Unit {
+  symbols: string[];
+  /** Every unit in the group is small, so a further small sibling may join. */
+  small: boolean;
+}
+
+/**
+ * Packs units into chunks, in order, each step joining unit u to the group before it when:
+ *  - u is punctuation only ("}", "});") and the group stays within maxChars (it may pass maxLines);
+ *  - both are statements of one symbol (pieces of a split body) and the result fits the limits;
+ *  - both are small, siblings (same parent), and the result fits the limits — a run of one-line
+ *    aliases or short functions becomes one chunk, a big declaration never absorbs its neighbours.
+ * A group whose text is still over maxChars (one over-long line) is cut by chunkRows.
+ */
 function pack(units: Unit[], lines: string[], sizes: LineSizes, limits: ChunkLimits): SymbolChunk[] {
-  const merged: Unit[] = [];
+  const smallLines = Math.max(1, Math.floor(limits.maxLines * SMALL_UNIT_FRACTION));
+  const smallChars = limits.maxChars * SMALL_UNIT_FRACTION;
+  const isSmall = (u: Unit) => u.end - u.start + 1 <= smallLines && sizes.chars(u.start, u.end) <= smallChars;
+  const groups: Group[] = [];
   for (const u of units) {
-    const prev = merged[merged.length - 1];
-    const text = lines.slice(u.start, u.end + 1).join("\n");
-    if (prev && !WORDY.test(text)) {
+    const prev = groups[groups.length - 1];
+    const small = isSmall(u);
+    if (prev && !WORDY.test(lines.slice(u.start, u.end + 1).join("\n")) && sizes.chars(prev.start, u.end) <= limits.maxChars) {
       prev.end = u.end; // "}" / ");" / blank lines
       continue;
     }
-    if (prev && !prev.whole && !u.whole && prev.symbol === u.symbol && sizes.fits(prev.start, u.end, limits)) {
+    const fits = prev !== undefined && sizes.fits(prev.start, u.end, limits);
+    if (prev && fits && !prev.whole && !u.whole && prev.symbol === u.symbol) {
       prev.end = u.end;
+      prev.small &&= small;
       continue;
     }
-    merged.push({ ...u });
+    if (prev && fits && prev.small && small && prev.parent === u.parent) {
+      prev.end = u.end;
+      prev.symbols.push(u.symbol);
+      prev.whole ||= u.whole; // holding a declaration, it no longer takes big statement runs (rule 2)
+      continue;
+    }
+    groups.push({ ...u, symbols: [u.symbol], small });
   }
   const out: SymbolChunk[] = [];
-  for (const u of merged) {
-    const c = toChunk(lines, u.start, u.end, u.symbol);
-    if (c) out.push(c);
+  for (const g of groups) {
+    const symbol = g.symbols.length > 1 ? mergedSymbol(g.symbols) : g.symbol;
+    if (sizes.chars(g.start, g.end) <= limits.maxChars) {
+      const c = toChunk(lines, g.start, g.end, symbol);
+      if (c) out.push(c);
+    } else {
+      out.push(...chunkRows(lines, sizes, g.start, g.end, symbol, limits));
+    }
   }
   return out;
 }
@@ -315,7 +384,7 @@ export async function chunkCode(path: string, text: string, opts: CodeChunkOptio
     if (lines.length === 0) return [];
     const sizes = new LineSizes(lines);
     const splitter = new Splitter(sizes, limits);
-    const units = splitter.node(tree.rootNode, 0, lines.length - 1, "", false, true);
+    const units = splitter.node(tree.rootNode, 0, lines.length - 1, "", false, "", true);
     return pack(units, lines, sizes, limits);
   } finally {
     tree.delete();
@@ -325,5 +394,6 @@ export async function chunkCode(path: string, text: string, opts: CodeChunkOptio
 /** Syntax-aware when the language is known and parses, else the line-window fallback (symbol ""). */
 export async function chunkCodeOrLines(path: string, text: string, opts: CodeChunkOptions = {}): Promise<SymbolChunk[]> {
   const chunks = await chunkCode(path, text, opts);
-  return chunks ?? chunkLines(text).map((c) => ({ ...c, symbol: "" }));
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  return chunks ?? chunkLines(text, Math.min(DEFAULT_LINES_PER_CHUNK, limits.maxLines), limits.maxChars).map((c) => ({ ...c, symbol: "" }));
 }

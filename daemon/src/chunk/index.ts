@@ -1,8 +1,10 @@
 // chunkFile: picks a chunker by extension. Code → syntax-aware (tree-sitter), markdown → heading-
 // aware, plain text → paragraphs, anything else → line windows. Every chunk has a 1-based
-// inclusive line range and a symbol ("" when none).
+// inclusive line range and a symbol ("" when none); chunks come in document order, every non-blank
+// line is in exactly one of them, and no chunk's text is longer than limits.maxChars — a longer
+// line is cut into pieces that share its line range and carry startCol/endCol (see types.ts Chunk).
 import { chunkCode, codeGrammarFor } from "./code.js";
-import { chunkLines } from "./lines.js";
+import { chunkLines, DEFAULT_LINES_PER_CHUNK } from "./lines.js";
 import { chunkMarkdown } from "./markdown.js";
 import { chunkText } from "./text.js";
 import { DEFAULT_LIMITS, type ChunkLimits, type SymbolChunk } from "./types.js";
@@ -43,5 +45,5 @@ export async function chunkFile(path: string, text: string, limits: ChunkLimits 
     case "lines":
       break;
   }
-  return chunkLines(text).map((c) => ({ ...c, symbol: "" }));
+  return chunkLines(text, Math.min(DEFAULT_LINES_PER_CHUNK, limits.maxLines), limits.maxChars).map((c) => ({ ...c, symbol: "" }));
 }

@@ -1,24 +1,26 @@
-// The fallback chunker: fixed windows of lines. Syntax-aware code chunks and heading-aware
-// notes arrive with the daemon (issue 6); every chunker returns the same shape. No IO here.
+// The fallback chunker: fixed windows of lines, for files no syntax- or heading-aware chunker
+// knows (and for code whose grammar fails). A window over maxChars splits into smaller row ranges,
+// and a single line over maxChars (a minified bundle, one-line JSON) into pieces with
+// startCol/endCol, so no chunk exceeds maxChars. No IO.
+import { chunkRows, DEFAULT_LIMITS, LineSizes, splitLines, type Chunk } from "./types.js";
 
-export interface Chunk {
-  /** 1-based, inclusive. */
-  startLine: number;
-  endLine: number;
-  text: string;
-}
+export type { Chunk } from "./types.js";
 
 /** Lines per chunk; default 30 (about one screen; ≈ 1–3 encoder windows of code). */
 export const DEFAULT_LINES_PER_CHUNK = 30;
 
-export function chunkLines(text: string, linesPerChunk = DEFAULT_LINES_PER_CHUNK): Chunk[] {
-  const lines = text.split(/\r?\n/);
-  if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+/**
+ * Windows of `linesPerChunk` lines (1-based inclusive ranges, blank edge lines trimmed, blank
+ * windows dropped), none longer than `maxChars` characters (default DEFAULT_LIMITS.maxChars).
+ */
+export function chunkLines(text: string, linesPerChunk = DEFAULT_LINES_PER_CHUNK, maxChars = DEFAULT_LIMITS.maxChars): Chunk[] {
+  const lines = splitLines(text);
+  const sizes = new LineSizes(lines);
+  const limits = { maxLines: linesPerChunk, maxChars };
   const out: Chunk[] = [];
   for (let start = 0; start < lines.length; start += linesPerChunk) {
-    const slice = lines.slice(start, start + linesPerChunk);
-    if (slice.every((l) => l.trim() === "")) continue;
-    out.push({ startLine: start + 1, endLine: start + slice.length, text: slice.join("\n") });
+    const end = Math.min(start + linesPerChunk, lines.length) - 1;
+    for (const { symbol: _symbol, ...c } of chunkRows(lines, sizes, start, end, "", limits)) out.push(c);
   }
   return out;
 }

@@ -2,11 +2,12 @@
 // carries its heading path ("Guide > Install > Linux") as symbol; a section holding only its
 // heading joins the next one. YAML front matter (--- … --- at line 1) is its own chunk with symbol
 // "" — it is metadata (title, tags) worth finding, but would skew the first section's text. Fenced
-// code blocks (``` or ~~~) are never split, even when longer than the limits, and '#' lines inside
-// them are not headings. Long sections split by paragraphs (then lines, then sentences/characters
-// for CJK-style lines without breaks). No IO.
-import { chunkRows, packBlocks } from "./text.js";
-import { DEFAULT_LIMITS, LineSizes, splitLines, type ChunkLimits, type SymbolChunk } from "./types.js";
+// code blocks (``` or ~~~) are not split while within maxChars, even when over maxLines, and '#'
+// lines inside them are not headings. Long sections split by paragraphs (then lines, then one
+// over-long line — CJK prose without breaks — by sentences/characters). No chunk exceeds maxChars,
+// front matter and fences included. No IO.
+import { packBlocks } from "./text.js";
+import { chunkRows, DEFAULT_LIMITS, LineSizes, splitLines, type ChunkLimits, type SymbolChunk } from "./types.js";
 
 const ATX = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/;
 const FENCE = /^ {0,3}(`{3,}|~{3,})(.*)$/;
@@ -107,7 +108,7 @@ export function chunkMarkdown(text: string, limits: ChunkLimits = DEFAULT_LIMITS
   const sizes = new LineSizes(lines);
   const out: SymbolChunk[] = [];
   const fm = frontMatterEnd(lines);
-  if (fm >= 0) out.push(...chunkRows(lines, sizes, 0, fm, "", { maxLines: Infinity, maxChars: Infinity }));
+  if (fm >= 0) out.push(...chunkRows(lines, sizes, 0, fm, "", { maxLines: Infinity, maxChars: limits.maxChars }));
   const secs = sections(lines, fm + 1);
   let carry: number | null = null; // start row of heading-only sections waiting for the next one
   for (let k = 0; k < secs.length; k++) {

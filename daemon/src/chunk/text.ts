@@ -1,47 +1,8 @@
 // Plain text and prose: paragraphs (blank-line separated) merged up to the limits. A paragraph over
 // the limits splits by lines; a single line over maxChars (CJK prose has no spaces and often no
-// newlines) splits by sentences, then by characters; those pieces share the line's range.
-import { DEFAULT_LIMITS, LineSizes, splitLines, splitRows, toChunk, type ChunkLimits, type SymbolChunk } from "./types.js";
-
-/** Splits one over-long line into pieces of at most maxChars code points, at sentence ends when possible. */
-export function splitLongLine(line: string, maxChars: number): string[] {
-  const sentences = line.match(/[^。！？!?.;；]*[。！？!?.;；]+[\s"'」』）)]*|[^。！？!?.;；]+$/gu) ?? [line];
-  const out: string[] = [];
-  let cur = "";
-  const push = (s: string) => {
-    if (s.trim() !== "") out.push(s);
-  };
-  for (const s of sentences) {
-    if ([...cur].length + [...s].length <= maxChars) {
-      cur += s;
-      continue;
-    }
-    push(cur);
-    cur = "";
-    const cps = [...s];
-    for (let i = 0; i < cps.length; i += maxChars) {
-      const piece = cps.slice(i, i + maxChars).join("");
-      if (i + maxChars >= cps.length) cur = piece;
-      else push(piece);
-    }
-  }
-  push(cur);
-  return out;
-}
-
-/** Turns rows [start, end] into chunks within the limits (lines first, then long lines by sentences). */
-export function chunkRows(lines: string[], sizes: LineSizes, start: number, end: number, symbol: string, limits: ChunkLimits): SymbolChunk[] {
-  const out: SymbolChunk[] = [];
-  for (const [s, e] of splitRows(sizes, start, end, limits)) {
-    if (s === e && lines[s]!.length > limits.maxChars) {
-      for (const piece of splitLongLine(lines[s]!, limits.maxChars)) out.push({ startLine: s + 1, endLine: s + 1, symbol, text: piece });
-      continue;
-    }
-    const c = toChunk(lines, s, e, symbol);
-    if (c) out.push(c);
-  }
-  return out;
-}
+// newlines) is cut at sentence ends, then spaces, then anywhere (types.ts splitLongLine); those
+// pieces share the line's range and carry startCol/endCol. No IO.
+import { chunkRows, DEFAULT_LIMITS, LineSizes, splitLines, toChunk, type ChunkLimits, type SymbolChunk } from "./types.js";
 
 /** Blocks of rows separated by blank lines, as 0-based inclusive ranges. */
 export function paragraphs(lines: readonly string[], start: number, end: number): Array<[number, number]> {
@@ -58,7 +19,11 @@ export function paragraphs(lines: readonly string[], start: number, end: number)
   return out;
 }
 
-/** Packs blocks (0-based row ranges, in order) into chunks within the limits; oversized blocks split by rows unless `atomic` says not to. */
+/**
+ * Packs blocks (0-based row ranges, in order) into chunks within the limits; oversized blocks
+ * split by rows, except that an `atomic` block (a markdown fence) over maxLines stays whole while
+ * it is within maxChars — maxChars is never exceeded.
+ */
 export function packBlocks(
   lines: string[],
   sizes: LineSizes,
@@ -82,7 +47,7 @@ export function packBlocks(
       continue;
     }
     flush();
-    if (sizes.fits(b[0], b[1], limits) || atomic(b)) cur = [b[0], b[1]];
+    if (sizes.fits(b[0], b[1], limits) || (atomic(b) && sizes.chars(b[0], b[1]) <= limits.maxChars)) cur = [b[0], b[1]];
     else out.push(...chunkRows(lines, sizes, b[0], b[1], symbol, limits));
   }
   flush();
