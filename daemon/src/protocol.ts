@@ -5,7 +5,7 @@
 // `$/progress` (LSP work-done progress) on a request's `workDoneToken` while it indexes.
 // Everything here is plain JSON data; paths in results are in editor terms (absolute `file`
 // plus root-relative `path`, 1-based inclusive lines).
-import { RequestType, type ProgressToken } from "vscode-languageserver-protocol";
+import { RequestType, RequestType0, type ProgressToken } from "vscode-languageserver-protocol";
 
 /** Bumped whenever a request or result changes incompatibly; `initialize` reports it. */
 export const PROTOCOL_VERSION = 1;
@@ -188,16 +188,22 @@ export interface ReindexParams {
 
 /** What `$/progress` reports carry in `message`: "1,204 / 10,311 files". `percentage` is set too. */
 export const Requests = {
-  search: new RequestType<SearchParams, SearchResult, void>("loupe/search"),
-  read: new RequestType<ReadParams, ReadResult, void>("loupe/read"),
-  similar: new RequestType<SimilarParams, SearchResult, void>("loupe/similar"),
-  explain: new RequestType<ExplainParams, ExplainResult, void>("loupe/explain"),
-  status: new RequestType<void, StatusResult, void>("loupe/status"),
-  addRoot: new RequestType<AddRootParams, RootStatus, void>("loupe/addRoot"),
-  removeRoot: new RequestType<RootParams, StatusResult, void>("loupe/removeRoot"),
-  reindex: new RequestType<ReindexParams, StatusResult, void>("loupe/reindex"),
-  stop: new RequestType<void, { stopping: true }, void>("loupe/stop"),
+  search: new RequestType<SearchParams, SearchResult, ErrorData>("loupe/search"),
+  read: new RequestType<ReadParams, ReadResult, ErrorData>("loupe/read"),
+  similar: new RequestType<SimilarParams, SearchResult, ErrorData>("loupe/similar"),
+  explain: new RequestType<ExplainParams, ExplainResult, ErrorData>("loupe/explain"),
+  status: new RequestType0<StatusResult, ErrorData>("loupe/status"),
+  addRoot: new RequestType<AddRootParams, RootStatus, ErrorData>("loupe/addRoot"),
+  removeRoot: new RequestType<RootParams, StatusResult, ErrorData>("loupe/removeRoot"),
+  reindex: new RequestType<ReindexParams, StatusResult, ErrorData>("loupe/reindex"),
+  /** Stops the daemon after answering. */
+  stop: new RequestType0<{ stopping: true }, ErrorData>("loupe/stop"),
 } as const;
+
+/** An error answer's `data`: the LoupeError code (`OUTSIDE_ROOTS`, `BAD_ARGUMENT`, …) or `INTERNAL`. */
+export interface ErrorData {
+  code: string;
+}
 
 /** JSON-RPC error codes the daemon answers with; `data.code` carries the LoupeError code. */
 export const RPC_ERROR = { loupe: -32001, internal: -32603, invalidParams: -32602 } as const;

@@ -12,15 +12,29 @@ import { ensureDefaultPack } from "../model/default-pack.js";
 import { Encoder, type ProviderChoice } from "../model/encoder.js";
 import { loadPack, type ModelPack } from "../model/pack.js";
 import { cacheDir } from "../paths.js";
-import { FolderIndex, SEARCH_MODES, type SearchMode } from "../workspace/folder-search.js";
 import { walkWorkspace } from "../workspace/ignore.js";
 import { progressReporter } from "./progress.js";
+import { cmdDaemon, cmdIndex, cmdLsp, cmdReindex, cmdRemoveRoot, cmdSearch, cmdStatus, type DaemonCliContext } from "./daemon-commands.js";
 
 const USAGE = `loupe — local search for code and notes
 
 Usage:
-  loupe search <query> [--root DIR] [--mode hybrid|lexical|latent|dense] [--k N] [--json]
-      Index DIR (default: .) in memory and print the best chunks.
+  loupe index <folder>
+      Add the folder to the daemon (starting it when needed), show progress until it is indexed;
+      the daemon keeps watching it afterwards.
+  loupe search <query> [--root DIR] [--path GLOB]... [--exclude GLOB]... [--mode hybrid|lexical|latent] [--k N] [--json]
+      Search every indexed root (--root DIR: index DIR first if needed, search only it).
+      --path/--exclude: root-relative globs (src/**/*.ts). --json: {query, mode, hits: [{root, path,
+      file, startLine, endLine, score, snippet, symbol, language, kind, concepts}], nextOffset, indexing}.
+  loupe status [--json]            roots, files, chunks, pending changes, model pack
+  loupe reindex [ROOT]             rebuild the index of ROOT (default: every root)
+  loupe remove-root <folder>       stop indexing and watching a folder
+  loupe daemon start|stop|status|run
+      The daemon: one per user, on a private Unix socket ($LOUPE_SOCKET, else
+      $XDG_RUNTIME_DIR/loupe/loupe.sock, else the cache folder). Other commands start it when
+      needed; \`run\` keeps it in the foreground (logs on stderr).
+  loupe lsp
+      Serve an editor over stdio (LSP-style JSON-RPC), relayed to the shared daemon.
   loupe eval --set DIR --mode lexical|dense|latent|hybrid [--json]
             [--fusion wsum|rrf] [--alpha A (lexical weight, all documents)] [--query-k N] [--doc-k N] [--engine index|memory]
       Score a retrieval mode on a BEIR-layout set (corpus.jsonl, queries.jsonl, qrels.tsv).
@@ -35,7 +49,7 @@ Usage:
       binary, over 1 MiB, invalid UTF-8, symbolic link, unreadable). --json: one object
       {"root", "files", "skipped": [{"path", "reason"}]}.
 
-Model options (search, eval, pack):
+Model options (eval, encode, pack, and daemon start / any command that starts the daemon):
   --pack DIR        use the model pack in DIR instead of the default pack
   --sae DIR         build the default pack with the SAE in DIR (experiments; see train/)
   --provider P      auto (default) | cpu | cuda | webgpu
@@ -61,6 +75,8 @@ const OPTIONS = {
   "doc-k": { type: "string" },
   engine: { type: "string" },
   skipped: { type: "boolean" },
+  path: { type: "string", multiple: true },
+  exclude: { type: "string", multiple: true },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } satisfies ParseArgsConfig["options"];
@@ -101,25 +117,6 @@ async function openEncoder(values: Values): Promise<Encoder> {
   const provider = oneOf<ProviderChoice>("provider", values.provider, ["auto", "cpu", "cuda", "webgpu"], "auto");
   const threads = values.threads === undefined ? undefined : positiveInt("threads", values.threads, 1, 256);
   return Encoder.open(await openPack(values), { provider, ...(threads ? { threads } : {}), log: makeLog(values) });
-}
-
-async function cmdSearch(values: Values, positionals: string[]): Promise<void> {
-  const query = positionals.join(" ").trim();
-  if (!query) usageError("search needs a query, e.g. loupe search \"parse config file\"");
-  const mode = oneOf<SearchMode>("mode", values.mode, SEARCH_MODES, "hybrid");
-  const k = positiveInt("k", values.k, 10, 1000);
-  const root = resolve(values.root ?? ".");
-  const encoder = mode === "lexical" ? null : await openEncoder(values);
-  const index = await FolderIndex.build(root, encoder, mode);
-  makeLog(values)(`indexed ${index.files} files as ${index.chunkCount} chunks under ${root} (${index.skipped.length} skipped)`);
-  const results = await index.search(query, mode, k);
-  await encoder?.close();
-  if (values.json) {
-    process.stdout.write(JSON.stringify({ query, mode, root, results }) + "\n");
-    return;
-  }
-  if (results.length === 0) process.stdout.write("no results\n");
-  for (const r of results) process.stdout.write(`${r.path}:${r.startLine}-${r.endLine}  ${r.score.toFixed(4)}  ${r.preview}\n`);
 }
 
 async function cmdEval(values: Values): Promise<void> {
@@ -235,7 +232,14 @@ export async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   try {
-    if (command === "search") await cmdSearch(values, rest);
+    const ctx: DaemonCliContext = { values, usageError, positiveInt, oneOf, openEncoderForDaemon: () => openEncoder(values) };
+    if (command === "search") await cmdSearch(ctx, rest);
+    else if (command === "index") await cmdIndex(ctx, rest);
+    else if (command === "status") await cmdStatus(ctx);
+    else if (command === "reindex") await cmdReindex(ctx, rest);
+    else if (command === "remove-root") await cmdRemoveRoot(ctx, rest);
+    else if (command === "daemon") await cmdDaemon(ctx, rest);
+    else if (command === "lsp") await cmdLsp(ctx);
     else if (command === "eval") await cmdEval(values);
     else if (command === "pack") await cmdPack(values);
     else if (command === "encode") await cmdEncode(values, rest);

@@ -1,0 +1,242 @@
+// The CLI commands that talk to the daemon: they parse, call DaemonClient, print. `daemon run`
+// is the daemon itself (what `daemon start` and auto-start spawn); `lsp` bridges an editor's
+// stdio to the shared daemon.
+import { readFileSync } from "node:fs";
+import { connect as netConnect } from "node:net";
+import { resolve } from "node:path";
+import { DaemonClient, type Progress } from "../client.js";
+import { packEncoder } from "../core/chunk-encoder.js";
+import { ErrorCode, LoupeError } from "../errors.js";
+import { cacheDir, socketPath } from "../paths.js";
+import { SEARCH_MODES, type RootStatus, type SearchMode, type StatusResult } from "../protocol.js";
+import { startDaemon } from "../server/daemon.js";
+import { progressReporter } from "./progress.js";
+
+export interface DaemonCliContext {
+  values: {
+    json?: boolean;
+    quiet?: boolean;
+    k?: string;
+    mode?: string;
+    root?: string;
+    path?: string[];
+    exclude?: string[];
+    provider?: string;
+    threads?: string;
+    pack?: string;
+  };
+  usageError: (message: string) => never;
+  positiveInt: (name: string, raw: string | undefined, fallback: number, max: number) => number;
+  oneOf: <T extends string>(name: string, raw: string | undefined, allowed: readonly T[], fallback?: T) => T;
+  openEncoderForDaemon: () => Promise<import("../model/encoder.js").Encoder>;
+}
+
+function version(): string {
+  return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+}
+
+function log(ctx: DaemonCliContext): (line: string) => void {
+  return ctx.values.quiet ? () => {} : (line) => process.stderr.write(`${line}\n`);
+}
+
+/** Model options given to `daemon start` (or any auto-starting command) travel to `daemon run`. */
+function daemonArgs(ctx: DaemonCliContext): string[] {
+  const v = ctx.values;
+  return [...(v.provider ? ["--provider", v.provider] : []), ...(v.threads ? ["--threads", v.threads] : []), ...(v.pack ? ["--pack", resolve(v.pack)] : [])];
+}
+
+function connect(ctx: DaemonCliContext, start = true): Promise<DaemonClient> {
+  return DaemonClient.connect({ start, log: log(ctx), daemonArgs: daemonArgs(ctx) });
+}
+
+/** A progress bar on stderr fed by the daemon's `$/progress` reports ("N / M files"). */
+function progressSink(ctx: DaemonCliContext, phase: string): { onProgress?: (p: Progress) => void; stop: () => void } {
+  if (ctx.values.quiet) return { stop() {} };
+  const bar = progressReporter();
+  return {
+    onProgress(p) {
+      const m = "message" in p && p.message ? /([\d,]+) \/ ([\d,]+) files/.exec(p.message) : null;
+      if (m) bar.update(phase, Number(m[1]!.replace(/,/g, "")), Number(m[2]!.replace(/,/g, "")));
+    },
+    stop: () => bar.stop(),
+  };
+}
+
+async function indexRoot(ctx: DaemonCliContext, client: DaemonClient, root: string): Promise<RootStatus> {
+  const sink = progressSink(ctx, `indexing ${root}`);
+  try {
+    return await client.addRoot(resolve(root), { wait: true, ...(sink.onProgress ? { onProgress: sink.onProgress } : {}) });
+  } finally {
+    sink.stop();
+  }
+}
+
+function describeRoot(r: RootStatus): string {
+  const mb = (r.indexBytes / 1e6).toFixed(1);
+  return `${r.root}\n  ${r.state}${r.progress ? ` ${r.progress.done}/${r.progress.total} files` : ""} · ${r.files} files, ${r.chunks} chunks, ${r.skipped} skipped, ${r.pending} pending · index ${mb} MB` +
+    (r.lastError ? `\n  last error: ${r.lastError}` : "");
+}
+
+function printStatus(ctx: DaemonCliContext, s: StatusResult): void {
+  if (ctx.values.json) {
+    process.stdout.write(JSON.stringify(s) + "\n");
+    return;
+  }
+  process.stdout.write(
+    `loupe daemon ${s.version} · pid ${s.pid} · ${s.clients} client${s.clients === 1 ? "" : "s"} · since ${s.startedAt}\n` +
+      `  socket ${s.socket}\n  pack ${s.pack ? `${s.pack.name} (${s.pack.fingerprint.slice(0, 19)}…) on ${s.pack.provider}` : "none"}\n` +
+      (s.lastError ? `  last error: ${s.lastError}\n` : "") +
+      (s.roots.length ? s.roots.map(describeRoot).join("\n") + "\n" : "no workspace roots; add one with `loupe index <folder>`\n"),
+  );
+}
+
+export async function cmdDaemon(ctx: DaemonCliContext, args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  if (rest.length > 0) ctx.usageError(`daemon ${sub} takes no arguments`);
+  if (sub === "run") return runDaemon(ctx);
+  if (sub === "start") {
+    const client = await connect(ctx);
+    const s = await client.status();
+    client.close();
+    if (!ctx.values.json) process.stdout.write(`loupe daemon running (pid ${s.pid}) on ${s.socket}\n`);
+    else process.stdout.write(JSON.stringify(s) + "\n");
+    return;
+  }
+  if (sub === "stop") {
+    let client: DaemonClient;
+    try {
+      client = await connect(ctx, false);
+    } catch {
+      process.stdout.write("loupe daemon is not running\n");
+      return;
+    }
+    const { pid } = await client.status();
+    await client.stop();
+    process.stdout.write(`loupe daemon (pid ${pid}) stopped\n`);
+    return;
+  }
+  if (sub === "status") {
+    let client: DaemonClient;
+    try {
+      client = await connect(ctx, false);
+    } catch {
+      if (ctx.values.json) process.stdout.write(JSON.stringify({ running: false, socket: socketPath() }) + "\n");
+      else process.stdout.write(`loupe daemon is not running (socket ${socketPath()})\n`);
+      return;
+    }
+    printStatus(ctx, await client.status());
+    client.close();
+    return;
+  }
+  ctx.usageError(`daemon needs start, stop, status or run; got "${sub ?? ""}"`);
+}
+
+/** The daemon in the foreground: logs on stderr, stops on SIGINT/SIGTERM or `loupe daemon stop`. */
+async function runDaemon(ctx: DaemonCliContext): Promise<void> {
+  const write = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  // A bug in one request must not take every client's daemon down: log it and go on.
+  process.on("uncaughtException", (e) => write(`uncaught exception (daemon continues): ${e.stack ?? e}`));
+  process.on("unhandledRejection", (e) => write(`unhandled rejection (daemon continues): ${(e as Error)?.stack ?? e}`));
+  const daemon = await startDaemon({
+    cacheDir: cacheDir(),
+    socketPath: socketPath(),
+    version: version(),
+    log: write,
+    ...(process.env.LOUPE_DEBOUNCE_MS ? { debounceMs: Number(process.env.LOUPE_DEBOUNCE_MS) } : {}),
+    openEncoder: async () => packEncoder(await ctx.openEncoderForDaemon()),
+  });
+  const onSignal = () => void daemon.stop();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  await daemon.stopped;
+  write("stopped");
+  // Watchers and the ONNX session's threads may keep handles open; the daemon is done.
+  setTimeout(() => process.exit(0), 100).unref();
+}
+
+export async function cmdIndex(ctx: DaemonCliContext, args: string[]): Promise<void> {
+  if (args.length !== 1) ctx.usageError("index takes one folder: loupe index <folder>");
+  const client = await connect(ctx);
+  try {
+    const r = await indexRoot(ctx, client, args[0]!);
+    if (ctx.values.json) process.stdout.write(JSON.stringify(r) + "\n");
+    else process.stdout.write(`${describeRoot(r)}\n  watching for changes (loupe status; loupe daemon stop)\n`);
+  } finally {
+    client.close();
+  }
+}
+
+export async function cmdSearch(ctx: DaemonCliContext, args: string[]): Promise<void> {
+  const query = args.join(" ").trim();
+  if (!query) ctx.usageError('search needs a query, e.g. loupe search "parse config file"');
+  const mode = ctx.oneOf<SearchMode>("mode", ctx.values.mode, SEARCH_MODES, "hybrid");
+  const k = ctx.positiveInt("k", ctx.values.k, 10, 100);
+  const client = await connect(ctx);
+  try {
+    let roots: string[] | undefined;
+    if (ctx.values.root) roots = [(await indexRoot(ctx, client, ctx.values.root)).root];
+    const result = await client.search({ query, mode, k, ...(roots ? { roots } : {}), ...(ctx.values.path ? { paths: ctx.values.path } : {}), ...(ctx.values.exclude ? { exclude: ctx.values.exclude } : {}) });
+    if (ctx.values.json) {
+      process.stdout.write(JSON.stringify(result) + "\n");
+      return;
+    }
+    if (result.indexing) process.stderr.write(`note: still indexing (${result.indexing.done}/${result.indexing.total} files); results are partial\n`);
+    if (result.hits.length === 0) process.stdout.write("no results\n");
+    for (const h of result.hits) {
+      const where = `${h.path}:${h.startLine}-${h.endLine}`;
+      const concepts = h.concepts.slice(0, 3).map((c) => c.label.split(/[,;]/)[0]!.trim()).filter((l) => l !== "");
+      process.stdout.write(`${where}  ${h.score.toFixed(4)}${h.symbol ? `  ${h.symbol}` : ""}\n    ${h.snippet.slice(0, 160)}\n` + (concepts.length ? `    concepts: ${concepts.join(" · ")}\n` : ""));
+    }
+  } finally {
+    client.close();
+  }
+}
+
+export async function cmdStatus(ctx: DaemonCliContext): Promise<void> {
+  const client = await connect(ctx);
+  try {
+    printStatus(ctx, await client.status());
+  } finally {
+    client.close();
+  }
+}
+
+export async function cmdReindex(ctx: DaemonCliContext, args: string[]): Promise<void> {
+  if (args.length > 1) ctx.usageError("reindex takes at most one root folder");
+  const client = await connect(ctx);
+  const sink = progressSink(ctx, "reindexing");
+  try {
+    const s = await client.reindex(args[0] ? resolve(args[0]) : undefined, { wait: true, ...(sink.onProgress ? { onProgress: sink.onProgress } : {}) });
+    sink.stop();
+    printStatus(ctx, s);
+  } finally {
+    sink.stop();
+    client.close();
+  }
+}
+
+export async function cmdRemoveRoot(ctx: DaemonCliContext, args: string[]): Promise<void> {
+  if (args.length !== 1) ctx.usageError("remove-root takes one folder");
+  const client = await connect(ctx);
+  try {
+    printStatus(ctx, await client.removeRoot(resolve(args[0]!)));
+  } finally {
+    client.close();
+  }
+}
+
+/** `loupe lsp`: an editor spawns this over stdio; bytes are relayed to the shared daemon. */
+export async function cmdLsp(ctx: DaemonCliContext): Promise<void> {
+  // Make sure a daemon runs (starting it if needed), then relay raw bytes both ways.
+  (await connect(ctx)).close();
+  const socket = netConnect(socketPath());
+  await new Promise<void>((resolveDone, reject) => {
+    socket.once("error", (e) => reject(new LoupeError(ErrorCode.DaemonUnavailable, `lost the Loupe daemon: ${e.message}`)));
+    socket.once("connect", () => {
+      process.stdin.pipe(socket);
+      socket.pipe(process.stdout);
+    });
+    socket.once("close", () => resolveDone());
+    process.stdin.once("end", () => socket.end());
+  });
+}

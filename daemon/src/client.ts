@@ -1,0 +1,206 @@
+// A typed client for the daemon (the CLI and the MCP server use it; the VS Code extension
+// speaks the same protocol.ts through vscode-languageclient). `DaemonClient.connect` attaches
+// to the user's daemon, starting it in the background when none answers, and turns error
+// answers back into LoupeErrors with their codes.
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdir, open, readFile } from "node:fs/promises";
+import { createConnection as netConnect, type Socket } from "node:net";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  createMessageConnection, InitializeRequest, ResponseError, SocketMessageReader, SocketMessageWriter, WorkDoneProgress,
+  type MessageConnection, type RequestType, type WorkDoneProgressBegin, type WorkDoneProgressReport, type WorkDoneProgressEnd,
+} from "vscode-languageserver-protocol/node";
+import { ErrorCode, LoupeError, type ErrorCode as Code } from "./errors.js";
+import { cacheDir as defaultCacheDir, socketPath as defaultSocketPath } from "./paths.js";
+import {
+  Requests, type ErrorData, type ExplainParams, type ExplainResult, type ReadParams, type ReadResult, type RootStatus, type SearchParams,
+  type SearchResult, type SimilarParams, type StatusResult,
+} from "./protocol.js";
+
+const BIN = fileURLToPath(new URL("../bin/loupe.js", import.meta.url));
+
+export interface ClientOptions {
+  socketPath?: string;
+  cacheDir?: string;
+  /** Start the daemon when none answers; default true. */
+  start?: boolean;
+  /** How long to wait for a started daemon to answer; default 120 s (the first start converts the model pack). */
+  startTimeoutMs?: number;
+  /** Extra arguments for `loupe daemon run` when starting it (e.g. ["--provider", "cpu"]). */
+  daemonArgs?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Told when a daemon is being started, and where its log goes. */
+  log?: (line: string) => void;
+  /** Client name reported in `initialize`. */
+  name?: string;
+}
+
+export type Progress = WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd;
+
+function connectSocket(path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = netConnect(path);
+    s.once("connect", () => {
+      s.removeAllListeners("error");
+      resolve(s);
+    });
+    s.once("error", reject);
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts `loupe daemon run` detached, its output appended to `<cacheDir>/daemon.log`; resolves once it answers. */
+export async function startDaemonProcess(o: Required<Pick<ClientOptions, "socketPath" | "cacheDir" | "startTimeoutMs" | "daemonArgs">> & { env: NodeJS.ProcessEnv }): Promise<Socket> {
+  await mkdir(o.cacheDir, { recursive: true });
+  const logFile = join(o.cacheDir, "daemon.log");
+  const log = await open(logFile, "a", 0o600);
+  const child = spawn(process.execPath, [BIN, "daemon", "run", ...o.daemonArgs], {
+    detached: true,
+    stdio: ["ignore", log.fd, log.fd],
+    env: { ...o.env, LOUPE_CACHE_DIR: o.cacheDir, LOUPE_SOCKET: o.socketPath },
+  });
+  let exited: number | null = null;
+  child.once("exit", (code) => (exited = code ?? 1));
+  child.unref();
+  await log.close();
+  const deadline = Date.now() + o.startTimeoutMs;
+  for (;;) {
+    try {
+      return await connectSocket(o.socketPath);
+    } catch {
+      // Not listening yet.
+    }
+    if (exited !== null) {
+      // Another client may have started one at the same time: ours lost the lock; use theirs.
+      try {
+        return await connectSocket(o.socketPath);
+      } catch {
+        const tail = (await readFile(logFile, "utf8").catch(() => "")).trim().split("\n").slice(-5).join("\n");
+        throw new LoupeError(ErrorCode.DaemonUnavailable, `the Loupe daemon exited with code ${exited} while starting. Its log (${logFile}) ends:\n${tail}`);
+      }
+    }
+    if (Date.now() > deadline) throw new LoupeError(ErrorCode.DaemonUnavailable, `the Loupe daemon did not answer on ${o.socketPath} within ${o.startTimeoutMs / 1000} s; see ${logFile}`);
+    await sleep(100);
+  }
+}
+
+export class DaemonClient {
+  private closed = false;
+  private closeHandlers: Array<() => void> = [];
+
+  private constructor(
+    private readonly conn: MessageConnection,
+    private readonly socket: Socket,
+    readonly socketPath: string,
+  ) {
+    const onClose = () => {
+      if (this.closed) return;
+      this.closed = true;
+      for (const h of this.closeHandlers) h();
+    };
+    conn.onClose(onClose);
+    socket.on("close", onClose);
+  }
+
+  static async connect(options: ClientOptions = {}): Promise<DaemonClient> {
+    const env = options.env ?? process.env;
+    const socketPath = options.socketPath ?? defaultSocketPath(env);
+    let socket: Socket;
+    try {
+      socket = await connectSocket(socketPath);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (options.start === false || (code !== "ENOENT" && code !== "ECONNREFUSED")) {
+        throw new LoupeError(ErrorCode.DaemonUnavailable, `no Loupe daemon answers on ${socketPath} (${code}); start one with \`loupe daemon start\``);
+      }
+      const cacheDir = options.cacheDir ?? defaultCacheDir(env);
+      options.log?.(`starting the Loupe daemon (log: ${join(cacheDir, "daemon.log")})`);
+      await mkdir(dirname(socketPath), { recursive: true, mode: 0o700 });
+      socket = await startDaemonProcess({ socketPath, cacheDir, env, startTimeoutMs: options.startTimeoutMs ?? 120_000, daemonArgs: options.daemonArgs ?? [] });
+    }
+    const conn = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
+    conn.listen();
+    const client = new DaemonClient(conn, socket, socketPath);
+    await client.call(InitializeRequest.type as never, { processId: null, clientInfo: { name: options.name ?? "loupe-cli" }, rootUri: null, capabilities: { window: { workDoneProgress: true } } });
+    return client;
+  }
+
+  /** Called once when the connection ends (daemon stopped or crashed). */
+  onClose(handler: () => void): void {
+    this.closeHandlers.push(handler);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private async call<P, R>(type: RequestType<P, R, ErrorData>, params: P): Promise<R> {
+    if (this.closed) throw this.gone();
+    try {
+      return await this.conn.sendRequest<R>(type.method, params);
+    } catch (e) {
+      if (e instanceof ResponseError) {
+        const data = e.data as ErrorData | undefined;
+        throw new LoupeError((data?.code ?? "INTERNAL") as Code, e.message);
+      }
+      if (this.closed || /closed|disposed|ended/i.test((e as Error).message)) throw this.gone();
+      throw e;
+    }
+  }
+
+  private gone(): LoupeError {
+    return new LoupeError(ErrorCode.DaemonUnavailable, "the connection to the Loupe daemon closed (it was stopped or crashed); run the command again to restart it");
+  }
+
+  /** Runs `body` with a fresh progress token whose `$/progress` reports go to `onProgress`. */
+  private async withProgress<R>(onProgress: ((p: Progress) => void) | undefined, body: (token: string | undefined) => Promise<R>): Promise<R> {
+    if (!onProgress) return body(undefined);
+    const token = randomUUID();
+    const sub = this.conn.onProgress(WorkDoneProgress.type, token, onProgress);
+    try {
+      return await body(token);
+    } finally {
+      sub.dispose();
+    }
+  }
+
+  search(p: SearchParams): Promise<SearchResult> {
+    return this.call(Requests.search, p);
+  }
+  read(p: ReadParams): Promise<ReadResult> {
+    return this.call(Requests.read, p);
+  }
+  similar(p: SimilarParams): Promise<SearchResult> {
+    return this.call(Requests.similar, p);
+  }
+  explain(p: ExplainParams): Promise<ExplainResult> {
+    return this.call(Requests.explain, p);
+  }
+  status(): Promise<StatusResult> {
+    return this.call(Requests.status as unknown as RequestType<void, StatusResult, ErrorData>, undefined);
+  }
+  addRoot(root: string, o: { wait?: boolean; onProgress?: (p: Progress) => void } = {}): Promise<RootStatus> {
+    return this.withProgress(o.onProgress, (token) => this.call(Requests.addRoot, { root, wait: o.wait ?? false, ...(token ? { workDoneToken: token } : {}) }));
+  }
+  removeRoot(root: string): Promise<StatusResult> {
+    return this.call(Requests.removeRoot, { root });
+  }
+  reindex(root: string | undefined, o: { wait?: boolean; onProgress?: (p: Progress) => void } = {}): Promise<StatusResult> {
+    return this.withProgress(o.onProgress, (token) => this.call(Requests.reindex, { ...(root ? { root } : {}), wait: o.wait ?? false, ...(token ? { workDoneToken: token } : {}) }));
+  }
+  /** Asks the daemon to stop; resolves when it has closed the connection. */
+  async stop(): Promise<void> {
+    const closed = new Promise<void>((r) => (this.closed ? r() : this.onClose(r)));
+    await this.call(Requests.stop as unknown as RequestType<void, { stopping: true }, ErrorData>, undefined);
+    await closed;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.conn.dispose();
+    this.socket.destroy();
+  }
+}
