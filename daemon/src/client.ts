@@ -194,7 +194,12 @@ export class DaemonClient {
   /** Asks the daemon to stop; resolves when it has closed the connection. */
   async stop(): Promise<void> {
     const closed = new Promise<void>((r) => (this.closed ? r() : this.onClose(r)));
-    await this.call(Requests.stop as unknown as RequestType<void, { stopping: true }, ErrorData>, undefined);
+    try {
+      await this.call(Requests.stop as unknown as RequestType<void, { stopping: true }, ErrorData>, undefined);
+    } catch (e) {
+      // The daemon may close the connection before its answer arrives: that is the stop too.
+      if ((e as LoupeError).code !== ErrorCode.DaemonUnavailable) throw e;
+    }
     await closed;
   }
 

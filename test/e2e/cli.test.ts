@@ -10,7 +10,6 @@ import { TEST_CACHE, testPack } from "../support/default-pack.js";
 
 const BIN = new URL("../../daemon/bin/loupe.js", import.meta.url).pathname;
 const TINY = new URL("../../fixtures/eval/tiny", import.meta.url).pathname;
-const WORKSPACE = new URL("../../fixtures/workspace", import.meta.url).pathname;
 
 async function loupe(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -49,32 +48,6 @@ describe("loupe eval", () => {
     expect(await loupe("eval", "--set", TINY)).toMatchObject({ code: 2, stderr: expect.stringMatching(/--mode is required/) });
     expect(await loupe("eval", "--set", TINY, "--mode", "magic")).toMatchObject({ code: 2, stderr: expect.stringMatching(/lexical, dense/) });
     expect(await loupe("eval", "--set", "/nonexistent", "--mode", "lexical")).toMatchObject({ code: 1, stderr: expect.stringMatching(/corpus\.jsonl/) });
-  });
-});
-
-describe("loupe search", () => {
-  it("finds code by its words and notes in other scripts, with 1-based lines", async () => {
-    const r = await loupe("search", "retry with exponential backoff", "--root", WORKSPACE, "--json", "--quiet");
-    expect(r.code).toBe(0);
-    const { results } = JSON.parse(r.stdout);
-    expect(results[0]).toMatchObject({ path: "src/retry.py", startLine: 1 });
-    const zh = JSON.parse((await loupe("search", "城市的历史", "--root", WORKSPACE, "--json", "--quiet")).stdout);
-    expect(zh.results[0].path).toBe("notes/读书笔记.md");
-  });
-  it("runs the dense channel too", async () => {
-    const r = await loupe("search", "health check endpoint for the load balancer", "--root", WORKSPACE, "--mode", "dense", "--json", "--quiet");
-    expect(r.code).toBe(0);
-    const { results } = JSON.parse(r.stdout);
-    expect(results.length).toBeGreaterThan(0);
-    expect(results.every((h: { score: number }) => h.score <= 1 && h.score >= -1)).toBe(true);
-  });
-  it("skips the binary file and says how many it skipped", async () => {
-    const r = await loupe("search", "diagram", "--root", WORKSPACE);
-    expect(r.stderr).toMatch(/\(\d+ skipped\)/);
-    expect(r.stdout).not.toMatch(/diagram\.png/);
-  });
-  it("asks for a query", async () => {
-    expect(await loupe("search")).toMatchObject({ code: 2, stderr: expect.stringMatching(/needs a query/) });
   });
 });
 

@@ -213,7 +213,8 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       return status();
     }));
     conn.onRequest(Requests.stop, () => {
-      setImmediate(() => void stop());
+      // Let the answer reach the client before its connection closes.
+      setTimeout(() => void stop(), 50);
       return { stopping: true as const };
     });
     conn.listen();
