@@ -4,8 +4,10 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { ErrorCode, isLoupeError, LoupeError } from "../errors.js";
-import { readEvalSet } from "../eval/beir.js";
-import { EVAL_ENGINES, EVAL_MODES, runEval, type EvalEngine, type EvalMode } from "../eval/run.js";
+import { readEvalSet, type EvalSet } from "../eval/beir.js";
+import { EVAL_ENGINES, EVAL_MODES, runEval, type EvalEngine, type EvalMode, type EvalResult } from "../eval/run.js";
+import { runWorkspaceEval } from "../eval/workspace.js";
+import { packEncoder } from "../core/chunk-encoder.js";
 import { loadLabels } from "../model/labels.js";
 import { DEFAULT_FUSION, type FusionKind } from "../search/fusion.js";
 import { ensureDefaultPack } from "../model/default-pack.js";
@@ -39,6 +41,9 @@ Usage:
             [--fusion wsum|rrf] [--alpha A (lexical weight, all documents)] [--query-k N] [--doc-k N] [--engine index|memory]
       Score a retrieval mode on a BEIR-layout set (corpus.jsonl, queries.jsonl, qrels.tsv).
       --engine: the on-disk index engine (default) or the in-memory scorers, for comparison.
+      --workspace: write the corpus as files into a temp folder and run it through the daemon's
+      pipeline (ignore rules, chunking, index, search); hits map back to documents. Modes
+      lexical, latent, hybrid; default fusion and Top-K.
   loupe encode <text> [--query] [--k N] [--json]
       Print the text's active SAE latents with weights and labels.
   loupe pack [--json]
@@ -74,6 +79,7 @@ const OPTIONS = {
   "query-k": { type: "string" },
   "doc-k": { type: "string" },
   engine: { type: "string" },
+  workspace: { type: "boolean" },
   skipped: { type: "boolean" },
   path: { type: "string", multiple: true },
   exclude: { type: "string", multiple: true },
@@ -130,6 +136,7 @@ async function cmdEval(values: Values): Promise<void> {
     alphaCode: values.alpha === undefined ? DEFAULT_FUSION.alphaCode : undefined,
   };
   const set = await readEvalSet(resolve(values.set));
+  if (values.workspace) return evalWorkspace(values, set, mode);
   const encoder = mode === "lexical" ? undefined : await openEncoder(values);
   const progress = values.quiet ? null : progressReporter();
   const result = await runEval(set, {
@@ -144,6 +151,24 @@ async function cmdEval(values: Values): Promise<void> {
   });
   progress?.stop();
   await encoder?.close();
+  printEval(values, result);
+}
+
+async function evalWorkspace(values: Values, set: EvalSet, mode: EvalMode): Promise<void> {
+  if (mode === "dense") usageError("--workspace runs the daemon's modes: lexical, latent or hybrid");
+  if (values.fusion || values.alpha || values["query-k"] || values["doc-k"] || values.engine) usageError("--workspace uses the daemon's defaults; drop --fusion, --alpha, --query-k, --doc-k and --engine");
+  const encoder = await openEncoder(values);
+  const progress = values.quiet ? null : progressReporter();
+  try {
+    const result = await runWorkspaceEval(set, { name: values.set!.replace(/\/+$/, ""), mode, encoder: await packEncoder(encoder), ...(progress ? { onProgress: progress.update } : {}) });
+    progress?.stop();
+    printEval(values, result);
+  } finally {
+    await encoder.close();
+  }
+}
+
+function printEval(values: Values, result: EvalResult): void {
   if (values.json) {
     process.stdout.write(JSON.stringify(result) + "\n");
     return;
