@@ -7,6 +7,7 @@ import { ErrorCode, isLoupeError, LoupeError } from "../errors.js";
 import { readEvalSet, type EvalSet } from "../eval/beir.js";
 import { EVAL_ENGINES, EVAL_MODES, runEval, type EvalEngine, type EvalMode, type EvalResult } from "../eval/run.js";
 import { runWorkspaceEval } from "../eval/workspace.js";
+import { DEFAULT_LIMITS } from "../chunk/index.js";
 import { packEncoder } from "../core/chunk-encoder.js";
 import { loadLabels } from "../model/labels.js";
 import { DEFAULT_FUSION, type FusionKind } from "../search/fusion.js";
@@ -16,6 +17,7 @@ import { loadPack, type ModelPack } from "../model/pack.js";
 import { cacheDir } from "../paths.js";
 import { walkWorkspace } from "../workspace/ignore.js";
 import { progressReporter } from "./progress.js";
+import { MCP_USAGE, runMcpCommand } from "../mcp/server.js";
 import { cmdDaemon, cmdIndex, cmdLsp, cmdReindex, cmdRemoveRoot, cmdSearch, cmdStatus, type DaemonCliContext } from "./daemon-commands.js";
 
 const USAGE = `loupe — local search for code and notes
@@ -37,13 +39,15 @@ Usage:
       needed; \`run\` keeps it in the foreground (logs on stderr).
   loupe lsp
       Serve an editor over stdio (LSP-style JSON-RPC), relayed to the shared daemon.
+  ${MCP_USAGE}
   loupe eval --set DIR --mode lexical|dense|latent|hybrid [--json]
             [--fusion wsum|rrf] [--alpha A (lexical weight, all documents)] [--query-k N] [--doc-k N] [--engine index|memory]
       Score a retrieval mode on a BEIR-layout set (corpus.jsonl, queries.jsonl, qrels.tsv).
       --engine: the on-disk index engine (default) or the in-memory scorers, for comparison.
       --workspace: write the corpus as files into a temp folder and run it through the daemon's
       pipeline (ignore rules, chunking, index, search); hits map back to documents. Modes
-      lexical, latent, hybrid; default fusion and Top-K.
+      lexical, latent, hybrid; default fusion and Top-K. --chunk-chars N / --chunk-lines N: chunk
+      limits for the run (default 1500 / 60), to measure their effect.
   loupe encode <text> [--query] [--k N] [--json]
       Print the text's active SAE latents with weights and labels.
   loupe pack [--json]
@@ -80,11 +84,14 @@ const OPTIONS = {
   "doc-k": { type: "string" },
   engine: { type: "string" },
   workspace: { type: "boolean" },
+  "chunk-chars": { type: "string" },
+  "chunk-lines": { type: "string" },
   skipped: { type: "boolean" },
   path: { type: "string", multiple: true },
   exclude: { type: "string", multiple: true },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
+  http: { type: "string" }, // loupe mcp (which parses its own arguments, --root repeatable)
 } satisfies ParseArgsConfig["options"];
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
@@ -160,7 +167,8 @@ async function evalWorkspace(values: Values, set: EvalSet, mode: EvalMode): Prom
   const encoder = await openEncoder(values);
   const progress = values.quiet ? null : progressReporter();
   try {
-    const result = await runWorkspaceEval(set, { name: values.set!.replace(/\/+$/, ""), mode, encoder: await packEncoder(encoder), ...(progress ? { onProgress: progress.update } : {}) });
+    const result = await runWorkspaceEval(set, { name: values.set!.replace(/\/+$/, ""), mode, encoder: await packEncoder(encoder), ...(progress ? { onProgress: progress.update } : {}),
+      chunkLimits: { maxChars: positiveInt("chunk-chars", values["chunk-chars"], DEFAULT_LIMITS.maxChars, 100_000), maxLines: positiveInt("chunk-lines", values["chunk-lines"], DEFAULT_LIMITS.maxLines, 100_000) } });
     progress?.stop();
     printEval(values, result);
   } finally {
@@ -265,6 +273,7 @@ export async function main(argv: string[]): Promise<number> {
     else if (command === "remove-root") await cmdRemoveRoot(ctx, rest);
     else if (command === "daemon") await cmdDaemon(ctx, rest);
     else if (command === "lsp") await cmdLsp(ctx);
+    else if (command === "mcp") await runMcpCommand(argv);
     else if (command === "eval") await cmdEval(values);
     else if (command === "pack") await cmdPack(values);
     else if (command === "encode") await cmdEncode(values, rest);

@@ -28,7 +28,7 @@ export interface LoupeOptions {
   encoder: ChunkEncoder;
   log?: (line: string) => void;
   /** Passed to every root: watch (default true), debounce, batch size, file size limit. */
-  rootOptions?: Pick<RootIndexOptions, "watch" | "debounceMs" | "batchFiles" | "maxDirty" | "maxFileBytes">;
+  rootOptions?: Pick<RootIndexOptions, "watch" | "debounceMs" | "batchFiles" | "maxDirty" | "maxFileBytes" | "chunkLimits">;
   /** Called when a root's status changes (progress, state). */
   onRootChange?: (status: RootStatus) => void;
   vectorCacheEntries?: number;

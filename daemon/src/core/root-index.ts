@@ -10,7 +10,7 @@ import { rm } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import { analyze, ANALYZER_VERSION } from "../analysis/analyzer.js";
-import { chunkFile } from "../chunk/index.js";
+import { chunkFile, DEFAULT_LIMITS, type ChunkLimits } from "../chunk/index.js";
 import { isLoupeError } from "../errors.js";
 import { FsDirectory } from "../index/directory.js";
 import { Index, type Searcher } from "../index/index.js";
@@ -35,6 +35,8 @@ export interface RootIndexOptions {
   /** Dirty paths kept before falling back to a full rescan (bounded memory during huge bursts); default 20,000. */
   maxDirty?: number;
   maxFileBytes?: number;
+  /** Chunk size limits; default DEFAULT_LIMITS (60 lines / 1,500 characters). */
+  chunkLimits?: ChunkLimits;
   /** Called whenever the status changes meaningfully (progress, state). */
   onChange?: (status: RootStatus) => void;
 }
@@ -327,7 +329,7 @@ export class RootIndex {
 
     // Chunk every changed file, then find a vector for each chunk: the cache, else the old
     // index entry with the same content hash (after a restart), else the encoder, in one call.
-    const chunked = await Promise.all(updates.map(async (u) => ({ ...u, chunks: await chunkFile(u.path, u.text) })));
+    const chunked = await Promise.all(updates.map(async (u) => ({ ...u, chunks: await chunkFile(u.path, u.text, this.o.chunkLimits ?? DEFAULT_LIMITS) })));
     const oldByHash = new Map<string, number>();
     for (const u of chunked) {
       if (!this.files.has(u.path)) continue;

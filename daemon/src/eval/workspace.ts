@@ -7,6 +7,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ChunkLimits } from "../chunk/index.js";
 import type { ChunkEncoder } from "../core/chunk-encoder.js";
 import { Loupe } from "../core/loupe.js";
 import type { SearchMode } from "../protocol.js";
@@ -19,6 +20,8 @@ export interface WorkspaceEvalOptions {
   mode: SearchMode;
   encoder: ChunkEncoder;
   onProgress?: Progress;
+  /** Chunk limits for this run (default: the daemon's). */
+  chunkLimits?: ChunkLimits;
 }
 
 const DOCS_PER_FOLDER = 1000;
@@ -41,7 +44,7 @@ export async function runWorkspaceEval(set: EvalSet, o: WorkspaceEvalOptions): P
     const loupe = new Loupe({
       cacheDir: join(dir, "cache"),
       encoder: o.encoder,
-      rootOptions: { watch: false, batchFiles: 256 },
+      rootOptions: { watch: false, batchFiles: 256, ...(o.chunkLimits ? { chunkLimits: o.chunkLimits } : {}) },
       onRootChange: (s) => s.progress && progress("indexing", s.progress.done, s.progress.total),
     });
     try {
