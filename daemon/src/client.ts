@@ -99,6 +99,9 @@ export class DaemonClient {
     const onClose = () => {
       if (this.closed) return;
       this.closed = true;
+      // vscode-jsonrpc rejects pending requests only on dispose; without it a request in flight
+      // when the daemon dies would wait forever.
+      conn.dispose();
       for (const h of this.closeHandlers) h();
     };
     conn.onClose(onClose);
@@ -142,6 +145,8 @@ export class DaemonClient {
     try {
       return await this.conn.sendRequest<R>(type.method, params);
     } catch (e) {
+      // Requests pending when the connection closed are rejected with a ResponseError as well.
+      if (this.closed) throw this.gone();
       if (e instanceof ResponseError) {
         const data = e.data as ErrorData | undefined;
         throw new LoupeError((data?.code ?? "INTERNAL") as Code, e.message);
