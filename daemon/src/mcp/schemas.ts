@@ -1,0 +1,93 @@
+// The zod schemas the MCP tools share: search filters (input) and hits (output). Every field
+// carries a description, because the model that calls the tools reads nothing else.
+import { z } from "zod";
+import type { IndexingProgress, SearchHit } from "../protocol.js";
+
+/** Annotations of every Loupe tool: they read the index and the workspace, and change neither. */
+export const READ_ONLY = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
+
+export const rootArg = z
+  .string()
+  .describe("Which workspace root `path` is relative to, as `status` or a hit's `root` names it. Needed only when the server has several roots and the path is relative and ambiguous.");
+
+export const pathArg = z
+  .string()
+  .min(1)
+  .describe("A file inside a workspace root: root-relative with `/` separators as search hits give it (`src/retry.py`), or absolute. Paths outside the roots are refused.");
+
+/** Filters shared by `search` and `similar`. */
+export const filterShape = {
+  paths: z
+    .array(z.string().min(1))
+    .optional()
+    .describe('Only files whose root-relative path matches one of these globs, e.g. ["src/**/*.ts", "docs/**"].'),
+  exclude: z
+    .array(z.string().min(1))
+    .optional()
+    .describe('Leave out files whose root-relative path matches any of these globs, e.g. ["**/*.test.ts", "vendor/**"].'),
+  kinds: z
+    .array(z.enum(["code", "notes"]))
+    .optional()
+    .describe('Only source code ("code") or only notes and documentation ("notes": markdown, plain text); default both.'),
+  languages: z
+    .array(z.string().min(1))
+    .optional()
+    .describe('Only these languages, named by file extension as hits give them in `language` (e.g. "ts", "py", "go", "md").'),
+  roots: z
+    .array(z.string().min(1))
+    .optional()
+    .describe("Only these workspace roots (absolute, as `status` lists them); default all of this server's roots."),
+};
+
+export const conceptSchema = z.object({
+  id: z.number().int().describe("The latent's number in the model pack."),
+  label: z.string().describe("A readable label for the concept, from the texts that activate it most (\"\" when unknown)."),
+  weight: z.number().describe("Its share of the meaning score: query weight × chunk weight."),
+});
+
+export const hitSchema = z.object({
+  path: z.string().describe("File path relative to its root, `/`-separated; pass it to `read`."),
+  root: z.string().describe("The workspace root holding the file (absolute)."),
+  file: z.string().describe("Absolute path of the file."),
+  startLine: z.number().int().describe("First line of the matching chunk, 1-based."),
+  endLine: z.number().int().describe("Last line of the chunk, 1-based, inclusive."),
+  score: z.number().describe("Relevance; higher is better; comparable only within one result list."),
+  snippet: z.string().describe("The chunk's first non-blank lines, trimmed (⏎ marks line breaks)."),
+  symbol: z.string().describe("Enclosing declaration (`Server.handle`) or heading path (`Guide > Install`); \"\" when none."),
+  language: z.string().describe("The file's language as its lower-case extension (`ts`, `py`, `md`, …; \"\" when none)."),
+  kind: z.enum(["code", "notes"]).describe("Source code or notes/documentation."),
+  concepts: z.array(conceptSchema).describe("The meaning concepts query and chunk share, strongest first (empty in lexical mode)."),
+});
+
+export const indexingSchema = z
+  .object({
+    done: z.number().int().describe("Files indexed so far."),
+    total: z.number().int().describe("Files found to index (0 while still scanning)."),
+    roots: z.array(z.string()).describe("Roots still indexing."),
+  })
+  .nullable()
+  .describe("Non-null while some root is still being indexed: the results are partial. Search again later, or call `status` with waitSeconds.");
+
+export function hitOut(h: SearchHit): z.infer<typeof hitSchema> {
+  return {
+    path: h.path, root: h.root, file: h.file, startLine: h.startLine, endLine: h.endLine, score: h.score,
+    snippet: h.snippet, symbol: h.symbol, language: h.language, kind: h.kind, concepts: h.concepts,
+  };
+}
+
+/** "index still building: 42% of 10,311 files; partial results below." */
+export function indexingNote(p: IndexingProgress | null): string | null {
+  if (!p) return null;
+  if (p.total === 0) return "index still building: scanning the workspace for files; partial results below.";
+  const pct = Math.floor((100 * p.done) / p.total);
+  return `index still building: ${pct}% of ${p.total.toLocaleString("en")} files; partial results below.`;
+}
+
+/** A hit as the text mirror shows it: location, score, symbol, snippet, concepts. */
+export function hitText(h: SearchHit, n: number, absolute: boolean): string {
+  const where = `${absolute ? h.file : h.path}:${h.startLine}-${h.endLine}`;
+  // Labels list a latent's top pieces separated by " · " or commas; the first says enough here.
+  const concepts = h.concepts.slice(0, 3).map((c) => c.label.split(/[,;·]/)[0]!.trim()).filter((l) => l !== "");
+  return `${n}. ${where}  score ${h.score}${h.symbol ? `  ${h.symbol}` : ""}  [${h.language}, ${h.kind}]\n` +
+    `   ${h.snippet}\n` + (concepts.length ? `   concepts: ${concepts.join(" · ")}\n` : "");
+}
