@@ -86,8 +86,7 @@ export function indexingNote(p: IndexingProgress | null): string | null {
 /** A hit as the text mirror shows it: location, score, symbol, snippet, concepts. */
 export function hitText(h: SearchHit, n: number, absolute: boolean): string {
   const where = `${absolute ? h.file : h.path}:${h.startLine}-${h.endLine}`;
-  // Labels list a latent's top pieces separated by " · " or commas; the first says enough here.
-  const concepts = h.concepts.slice(0, 3).map((c) => c.label.split(/[,;·]/)[0]!.trim()).filter((l) => l !== "");
+  const concepts = [...new Set(h.concepts.slice(0, 3).map((c) => c.label.trim()).filter((l) => l !== ""))];
   return `${n}. ${where}  score ${h.score}${h.symbol ? `  ${h.symbol}` : ""}  [${h.language}, ${h.kind}]\n` +
     `   ${h.snippet}\n` + (concepts.length ? `   concepts: ${concepts.join(" · ")}\n` : "");
 }

@@ -89,7 +89,7 @@ export class DaemonSession {
     const roots = this.roots;
     if (roots.length === 0) {
       const why = [...this.rootErrors].map(([r, m]) => `${r}: ${m}`).join("\n");
-      throw new LoupeError(ErrorCode.NoRoots, `none of this server's workspace roots could be indexed:\n${why}\nFix the --root folders in the MCP server's configuration and restart it.`);
+      throw new LoupeError(ErrorCode.NoRoots, `none of this server's workspace roots could be indexed:\n${why}\nFix that as the message says and call again (the server retries its roots on every call), or change the --root folders in the MCP server's configuration.`);
     }
     try {
       return await body(client, roots);
