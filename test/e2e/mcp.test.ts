@@ -229,6 +229,38 @@ describe("loupe mcp: a daemon killed mid-call", () => {
   });
 });
 
+describe("loupe mcp with two roots", () => {
+  let two: Client;
+  let ws2: string;
+
+  beforeAll(async () => {
+    ws2 = join(tmp, "ws2");
+    await mkdir(join(ws2, "lib"), { recursive: true });
+    await writeFile(join(ws2, "lib", "bounds.py"), 'def clamp(value, low, high):\n    """Limit value to the closed interval [low, high]."""\n    return max(low, min(high, value))\n');
+    two = new Client({ name: "loupe-e2e-two", version: "0" });
+    await two.connect(new StdioClientTransport({ command: process.execPath, args: [BIN, "mcp", "--root", ws, "--root", ws2], env: env as Record<string, string>, stderr: "ignore" }));
+  });
+
+  afterAll(async () => {
+    await two?.close();
+  });
+
+  const call2 = async (name: string, args: Record<string, unknown>) => (await two.callTool({ name, arguments: args })) as CallToolResult;
+
+  it("searches both, names files absolutely in the text, and reads each root's relative paths", async () => {
+    const s = structured(await call2("status", { waitSeconds: 60 }));
+    expect(s.roots.map((r: { root: string }) => r.root).sort()).toEqual([ws, ws2].sort());
+    const r = await call2("search", { query: "clamp a value between a lower and an upper bound", limit: 3 });
+    expect(structured(r).hits[0]).toMatchObject({ root: ws2, path: "lib/bounds.py" });
+    expect(text(r)).toContain(`1. ${join(ws2, "lib/bounds.py")}:1-3`);
+    expect(structured(await call2("read", { path: "lib/bounds.py" }))).toMatchObject({ root: ws2, startLine: 1, endLine: 3 });
+    expect(structured(await call2("read", { path: "src/retry.py", startLine: 1, endLine: 2 }))).toMatchObject({ root: ws });
+    failed(await call2("read", { path: "src/retry.py", root: ws2 }), /^NOT_FOUND: src\/retry\.py does not exist/);
+    const only = structured(await call2("search", { query: "retry with exponential backoff", roots: [ws2] }));
+    expect(only.hits.every((h: { root: string }) => h.root === ws2)).toBe(true);
+  });
+});
+
 describe("loupe mcp --http", () => {
   let server: ChildProcess;
   let url: URL;
