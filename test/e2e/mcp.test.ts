@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const BIN = new URL("../../daemon/bin/loupe.js", import.meta.url).pathname;
 const WORKSPACE = new URL("../../fixtures/workspace", import.meta.url).pathname;
 /** Extra notes so that the first indexing lasts long enough to be seen in progress. */
-const FILLER_NOTES = 60;
+const FILLER_NOTES = 200;
 
 let tmp: string;
 let ws: string;
@@ -93,7 +93,7 @@ describe("loupe mcp: a daemon that is not running yet", () => {
     expect(statusBefore).toMatch(/not running/);
     const r = await call("search", { query: "retry with exponential backoff" });
     const s = structured<{ indexing: { done: number; total: number } | null; hits: unknown[] }>(r);
-    // The daemon was started by this call's server and has just begun indexing 60+ files.
+    // The daemon was started by this call's server and has just begun indexing 200+ files.
     expect(s.indexing).not.toBeNull();
     expect(text(r)).toMatch(/^index still building: (\d+% of [\d,]+ files|scanning the workspace for files); partial results below\./);
     expect((await loupe("daemon", "status")).stdout).toMatch(/pid \d+/);
@@ -101,10 +101,13 @@ describe("loupe mcp: a daemon that is not running yet", () => {
 
   it("status waits for indexing, with progress notifications, until every root is ready", async () => {
     const progress: Array<{ progress: number; total?: number; message?: string }> = [];
+    const before = structured(await call("status"));
     const s = structured(await call("status", { waitSeconds: 120 }, (p) => progress.push(p)));
     expect(s).toMatchObject({ ready: true, pack: { name: "use-lite-en" }, lastError: null });
     expect(s.roots).toHaveLength(1);
     expect(s.roots[0]).toMatchObject({ root: ws, state: "watching", files: 7 + FILLER_NOTES, pending: 0, lastError: null });
+    // 200+ files take seconds to encode, so indexing is still under way here (checked, not assumed).
+    expect(before.ready).toBe(false);
     expect(progress.length).toBeGreaterThan(0);
     expect(progress[0]!.message).toMatch(/^indexing: /);
     const values = progress.map((p) => p.progress);
