@@ -35,6 +35,8 @@ export interface RootIndexOptions {
   /** Dirty paths kept before falling back to a full rescan (bounded memory during huge bursts); default 20,000. */
   maxDirty?: number;
   maxFileBytes?: number;
+  /** With watching: a full reconcile this often, in case the watcher missed an event; default 5 minutes. */
+  rescanIntervalMs?: number;
   /** Chunk size limits; default DEFAULT_LIMITS (60 lines / 1,500 characters). */
   chunkLimits?: ChunkLimits;
   /** Called whenever the status changes meaningfully (progress, state). */
@@ -74,6 +76,7 @@ export class RootIndex {
   private rescan = true;
   private watcher: FSWatcher | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private rescanTimer: NodeJS.Timeout | null = null;
   private draining: Promise<void> | null = null;
   private idleWaiters: Array<() => void> = [];
   private closed = false;
@@ -117,7 +120,17 @@ export class RootIndex {
 
   /** Starts watching (unless disabled) and schedules the start-up scan. */
   async start(): Promise<void> {
-    if (this.o.watch !== false) await this.startWatcher();
+    if (this.o.watch !== false) {
+      await this.startWatcher();
+      // A safety net under the watcher: a periodic reconcile (stat only for unchanged files)
+      // heals any event the OS or the watcher dropped.
+      const every = this.o.rescanIntervalMs ?? 5 * 60_000;
+      this.rescanTimer = setInterval(() => {
+        this.rescan = true;
+        this.kick(0);
+      }, every);
+      this.rescanTimer.unref();
+    }
     this.rescan = true;
     this.kick(0);
   }
@@ -168,6 +181,7 @@ export class RootIndex {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.rescanTimer) clearInterval(this.rescanTimer);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.watcher?.close();
@@ -197,8 +211,12 @@ export class RootIndex {
     });
     watcher.on("all", (event, abs) => this.onEvent(event, this.rel(abs)));
     watcher.on("error", (e) => {
+      // A folder the watcher could not watch (permissions, inotify limits) may hide changes:
+      // note it and reconcile by a walk, which sees what events would have said.
       this.lastError = `watcher: ${(e as Error).message}`;
-      this.log(`${this.root}: watcher error: ${(e as Error).message}`);
+      this.log(`${this.root}: watcher error: ${(e as Error).message}; rescanning`);
+      this.rescan = true;
+      this.kick(this.o.debounceMs ?? 25);
     });
     await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
     this.watcher = watcher;
