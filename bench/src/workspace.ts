@@ -34,8 +34,9 @@ const { values } = parseArgs({
     "max-files": { type: "string", default: "300" },
     // Compare with the bare encoder on every Nth encode call of the pipeline (1 = every call).
     "bare-every": { type: "string", default: "1" },
-    // Windows per encoder run (Encoder's batchSize); unset = the encoder's default, as the daemon runs it.
-    "batch-size": { type: "string" },
+    // Windows per encoder run (Encoder's batchSize); the default is the daemon's
+    // (DAEMON_BATCH_WINDOWS in daemon/src/cli/main.ts), which bounds its memory.
+    "batch-size": { type: "string", default: "8" },
     keep: { type: "boolean", default: false },
     out: { type: "string", default: "bench/results/workspace.json" },
   },
@@ -66,7 +67,7 @@ log(`${tree}: ${all.length} indexable files (${walked.skipped.length} skipped pa
 
 // --- the model, and the encoder the pipeline sees ---------------------------------------------
 const pack = await ensureDefaultPack({ cacheDir: cacheDir(), log });
-const encoder = await Encoder.open(pack, { provider: "cpu", log, ...(values["batch-size"] ? { batchSize: Number(values["batch-size"]) } : {}) });
+const encoder = await Encoder.open(pack, { provider: "cpu", log, batchSize: Number(values["batch-size"]) });
 const real = await packEncoder(encoder);
 // Warm both sessions up outside the timing (the sparse session is created on first use).
 await encoder.encodeSparse(["function warmUp() { return 1; }", "a short note about warming up"], "document");
