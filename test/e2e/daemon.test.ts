@@ -11,6 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMessageConnection, ExitNotification, InitializeRequest, ShutdownRequest, StreamMessageReader, StreamMessageWriter } from "vscode-languageserver-protocol/node";
 import { DaemonClient } from "../../daemon/src/client.js";
 import { Requests } from "../../daemon/src/protocol.js";
+import { eventually as poll } from "../support/eventually.js";
+
+/** The daemon runs in another process: give it longer than in-process tests. */
+const eventually = (check: () => Promise<void>) => poll(check, 20_000, 100);
 
 const BIN = new URL("../../daemon/bin/loupe.js", import.meta.url).pathname;
 const WORKSPACE = new URL("../../fixtures/workspace", import.meta.url).pathname;
@@ -37,17 +41,6 @@ async function client(): Promise<DaemonClient> {
   return c;
 }
 
-async function eventually(check: () => Promise<void>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > end) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
 
 const top = async (c: DaemonClient, query: string) => (await c.search({ query, mode: "lexical" })).hits.map((h) => h.path);
 

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Loupe } from "../../daemon/src/core/loupe.js";
+import { eventually } from "../support/eventually.js";
 import { fakeEncoder } from "../support/fake-encoder.js";
 
 const open: Loupe[] = [];
@@ -30,18 +31,6 @@ async function setup(files: Record<string, string>, opts: { watch?: boolean; enc
   return { dir, root, loupe, encoder, cache: opts.cache ?? join(dir, "cache") };
 }
 
-/** Polls until `check` passes (watcher events arrive asynchronously). */
-async function eventually(check: () => Promise<void>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > end) throw e;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
 
 const paths = async (loupe: Loupe, query: string, extra: object = {}) => (await loupe.search({ query, ...extra })).hits.map((h) => h.path);
 
