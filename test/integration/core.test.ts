@@ -31,7 +31,6 @@ async function setup(files: Record<string, string>, opts: { watch?: boolean; enc
   return { dir, root, loupe, encoder, cache: opts.cache ?? join(dir, "cache") };
 }
 
-
 const paths = async (loupe: Loupe, query: string, extra: object = {}) => (await loupe.search({ query, ...extra })).hits.map((h) => h.path);
 
 describe("Loupe core", () => {

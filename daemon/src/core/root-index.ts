@@ -292,7 +292,8 @@ export class RootIndex {
 
   /** The start-up (or after rule changes) reconcile: walk, then process what differs from the table. */
   private async scan(): Promise<void> {
-    this.state = this.files.size === 0 ? "indexing" : this.state === "watching" ? "watching" : "indexing";
+    // A periodic or rules-triggered rescan of an up-to-date root keeps saying "watching" unless it finds work.
+    if (this.state !== "watching") this.state = "scanning";
     const { files, skipped } = await walkWorkspace(this.root, {
       maxFileBytes: this.o.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
       unchanged: (path, size, mtimeMs) => {
