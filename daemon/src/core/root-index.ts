@@ -348,33 +348,37 @@ export class RootIndex {
 
     // Chunk every changed file, then find a vector for each chunk: the cache, else the old
     // index entry with the same content hash (after a restart), else the encoder, in one call.
-    const chunked = await Promise.all(updates.map(async (u) => ({ ...u, chunks: await chunkFile(u.path, u.text, this.o.chunkLimits ?? DEFAULT_LIMITS) })));
+    const limits = this.o.chunkLimits ?? DEFAULT_LIMITS;
+    const chunked = await Promise.all(
+      updates.map(async (u) => ({ ...u, chunks: (await chunkFile(u.path, u.text, limits)).map((c) => ({ ...c, hash: sha(c.text) })) })),
+    );
     const oldByHash = new Map<string, number>();
     for (const u of chunked) {
       if (!this.files.has(u.path)) continue;
       for (const doc of searcher.docsOfPath(u.path)) oldByHash.set(searcher.chunk(doc).hash, doc);
     }
     const vectors = new Map<string, SparseVector>();
-    const missing: Array<{ hash: string; text: string }> = [];
+    /** Texts to encode, by hash (a text repeated in the batch is encoded once). */
+    const missing = new Map<string, string>();
     for (const u of chunked) {
       for (const c of u.chunks) {
-        const h = sha(c.text);
-        if (vectors.has(h)) continue;
-        const cached = this.o.vectors.get(h);
-        const old = oldByHash.get(h);
-        if (cached) vectors.set(h, cached);
-        else if (old !== undefined) vectors.set(h, searcher.latentVector(old));
-        else if (!missing.some((m) => m.hash === h)) {
-          missing.push({ hash: h, text: c.text });
+        if (vectors.has(c.hash)) continue;
+        const cached = this.o.vectors.get(c.hash);
+        const old = oldByHash.get(c.hash);
+        if (cached) vectors.set(c.hash, cached);
+        else if (old !== undefined) vectors.set(c.hash, searcher.latentVector(old));
+        else if (!missing.has(c.hash)) {
+          missing.set(c.hash, c.text);
           continue;
         }
         this.counters.reused++;
       }
     }
-    if (missing.length > 0) {
-      const encoded = await this.o.encoder.encodeDocuments(missing.map((m) => m.text));
-      missing.forEach((m, i) => vectors.set(m.hash, encoded[i]!));
-      this.counters.encoded += missing.length;
+    if (missing.size > 0) {
+      const hashes = [...missing.keys()];
+      const encoded = await this.o.encoder.encodeDocuments([...missing.values()]);
+      hashes.forEach((h, i) => vectors.set(h, encoded[i]!));
+      this.counters.encoded += missing.size;
     }
     for (const [h, v] of vectors) this.o.vectors.set(h, v);
 
@@ -386,12 +390,11 @@ export class RootIndex {
       this.index.deletePath(u.path);
       const language = languageOf(u.path);
       for (const c of u.chunks) {
-        const h = sha(c.text);
         await this.index.add({
-          path: u.path, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, hash: h, text: c.text,
+          path: u.path, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, hash: c.hash, text: c.text,
           root: this.root, language,
           lexical: analyze(`${u.path}\n${c.text}`),
-          latent: vectors.get(h)!,
+          latent: vectors.get(c.hash)!,
         });
       }
       this.files.set(u.path, u.entry);

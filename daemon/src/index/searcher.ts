@@ -75,6 +75,17 @@ export const LOOKUP_COST = 8;
 /** Every SAMPLE-th window slot is read to estimate how many lookups a term would need; default 16. */
 const SAMPLE = 16;
 
+/** Position of segment-local `doc` in term `o`'s posting list (binary search), or -1. */
+function postingOf(r: SegmentReader, o: number, doc: number): number {
+  let lo = r.termStart[o]!, hi = r.termStart[o + 1]!;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (r.docIds[mid]! < doc) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < r.termStart[o + 1]! && r.docIds[lo] === doc ? lo : -1;
+}
+
 /** Bounded min-heap of (score, global doc); see the header for the tie rule. */
 class Heap {
   readonly docs: Float64Array;
@@ -225,14 +236,9 @@ export class Searcher {
     for (const [term, weight] of weights) {
       const o = r.term(term);
       if (o < 0) continue;
-      let lo = r.termStart[o]!, hi = r.termStart[o + 1]!;
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1;
-        if (r.docIds[mid]! < local) lo = mid + 1;
-        else hi = mid;
-      }
-      if (lo >= r.termStart[o + 1]! || r.docIds[lo] !== local) continue;
-      const v = r.values[lo]!;
+      const at = postingOf(r, o, local);
+      if (at < 0) continue;
+      const v = r.values[at]!;
       let value: number, contribution: number;
       if (r.kinds[o] === TermKind.Impact) {
         value = (v * r.scales[o]!) / 255;
@@ -264,13 +270,8 @@ export class Searcher {
     for (let o = first; o < r.terms.length; o++) {
       const term = r.terms.get(o);
       if (!term.startsWith(LATENT_PREFIX)) break;
-      let lo = r.termStart[o]!, end = r.termStart[o + 1]!;
-      while (lo < end) {
-        const mid = (lo + end) >> 1;
-        if (r.docIds[mid]! < local) lo = mid + 1;
-        else end = mid;
-      }
-      if (lo < r.termStart[o + 1]! && r.docIds[lo] === local) pairs.push([Number(term.slice(LATENT_PREFIX.length)), (r.values[lo]! * r.scales[o]!) / 255]);
+      const at = postingOf(r, o, local);
+      if (at >= 0) pairs.push([Number(term.slice(LATENT_PREFIX.length)), (r.values[at]! * r.scales[o]!) / 255]);
     }
     pairs.sort((a, b) => b[1] - a[1] || a[0] - b[0]);
     return { ids: Uint32Array.from(pairs, (p) => p[0]), weights: Float32Array.from(pairs, (p) => p[1]) };
