@@ -186,7 +186,10 @@ export interface ReindexParams {
   workDoneToken?: ProgressToken;
 }
 
-/** What `$/progress` reports carry in `message`: "1,204 / 10,311 files". `percentage` is set too. */
+/**
+ * Every request the daemon answers. While a waited-for `addRoot` or `reindex` runs, `$/progress`
+ * reports on its `workDoneToken` carry `message` "1,204 / 10,311 files" and `percentage`.
+ */
 export const Requests = {
   search: new RequestType<SearchParams, SearchResult, ErrorData>("loupe/search"),
   read: new RequestType<ReadParams, ReadResult, ErrorData>("loupe/read"),

@@ -49,6 +49,15 @@ function connect(ctx: DaemonCliContext, start = true): Promise<DaemonClient> {
   return DaemonClient.connect({ start, log: log(ctx), daemonArgs: daemonArgs(ctx) });
 }
 
+/** A client of the running daemon, or null when none answers (never starts one). */
+async function runningDaemon(ctx: DaemonCliContext): Promise<DaemonClient | null> {
+  try {
+    return await connect(ctx, false);
+  } catch {
+    return null;
+  }
+}
+
 /** A progress bar on stderr fed by the daemon's `$/progress` reports ("N / M files"). */
 function progressSink(ctx: DaemonCliContext, phase: string): { onProgress?: (p: Progress) => void; stop: () => void } {
   if (ctx.values.quiet) return { stop() {} };
@@ -103,10 +112,8 @@ export async function cmdDaemon(ctx: DaemonCliContext, args: string[]): Promise<
     return;
   }
   if (sub === "stop") {
-    let client: DaemonClient;
-    try {
-      client = await connect(ctx, false);
-    } catch {
+    const client = await runningDaemon(ctx);
+    if (!client) {
       process.stdout.write("loupe daemon is not running\n");
       return;
     }
@@ -116,10 +123,8 @@ export async function cmdDaemon(ctx: DaemonCliContext, args: string[]): Promise<
     return;
   }
   if (sub === "status") {
-    let client: DaemonClient;
-    try {
-      client = await connect(ctx, false);
-    } catch {
+    const client = await runningDaemon(ctx);
+    if (!client) {
       if (ctx.values.json) process.stdout.write(JSON.stringify({ running: false, socket: socketPath() }) + "\n");
       else process.stdout.write(`loupe daemon is not running (socket ${socketPath()})\n`);
       return;

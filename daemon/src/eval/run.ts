@@ -178,14 +178,18 @@ export function scoreRankings(set: EvalSet, rankings: readonly Hit[][]): Scores 
   return { "ndcg@10": round(ndcg), "mrr@10": round(mrr), "recall@100": round(recall) };
 }
 
-export async function runEval(set: EvalSet, options: EvalOptions): Promise<EvalResult> {
-  const started = performance.now();
-  const rankings = await rank(set, options, 100);
+/** The result of one eval run from its rankings; `started` is the run's `performance.now()` at start. */
+export function evalResult(set: EvalSet, name: string, mode: EvalMode, rankings: readonly Hit[][], started: number): EvalResult {
   return {
-    set: options.name,
-    mode: options.mode,
+    set: name,
+    mode,
     queries: set.queries.length,
     ...scoreRankings(set, rankings),
     seconds: Math.round((performance.now() - started) / 100) / 10,
   };
+}
+
+export async function runEval(set: EvalSet, options: EvalOptions): Promise<EvalResult> {
+  const started = performance.now();
+  return evalResult(set, options.name, options.mode, await rank(set, options, 100), started);
 }

@@ -13,7 +13,7 @@ import { Loupe } from "../core/loupe.js";
 import type { SearchMode } from "../protocol.js";
 import type { Hit } from "../search/topk.js";
 import { docText, type EvalSet } from "./beir.js";
-import { scoreRankings, type EvalResult, type Progress } from "./run.js";
+import { evalResult, type EvalResult, type Progress } from "./run.js";
 
 export interface WorkspaceEvalOptions {
   name: string;
@@ -64,13 +64,7 @@ export async function runWorkspaceEval(set: EvalSet, o: WorkspaceEvalOptions): P
         rankings.push([...seen].slice(0, 100).map(([doc, score]) => ({ doc, score })));
         if ((qi + 1) % 50 === 0 || qi + 1 === set.queries.length) progress("searching", qi + 1, set.queries.length);
       }
-      return {
-        set: o.name,
-        mode: o.mode,
-        queries: set.queries.length,
-        ...scoreRankings(set, rankings),
-        seconds: Math.round((performance.now() - started) / 100) / 10,
-      };
+      return evalResult(set, o.name, o.mode, rankings, started);
     } finally {
       await loupe.close();
     }
