@@ -14,11 +14,17 @@ node_modules), never from the evaluation sets. Sources, each capped so no single
   md-sec    Markdown heading                   ->  the section's text (node_modules, /usr/share/doc)
   ict       one sentence of a prose paragraph  ->  the rest of the paragraph (inverse cloze task)
   ts-diag   TypeScript diagnostic in English   <-> the same message in another language
+Optional (`--with`; measured, not in the shipped pack's set):
+  wn-gloss  a WordNet synset's words ("insulator dielectric nonconductor") -> its gloss and
+            examples, none of which contain those words, for synsets of 2+ words (/usr/share/wordnet,
+            Debian wordnet-base): synonyms and definitions, the mismatch lexical search cannot bridge
+  rst-sec   Python documentation heading       ->  the section's prose (/usr/share/doc/python3.11,
+            Debian python3.11-doc, reST sources); its paragraphs also feed `ict`
 
 Writes one JSON object per line: {"q", "d", "source", "kind"} (kind: code | prose | xl), plus
 a manifest with counts, filters and a hash of the output so a run can be compared.
 
-  /usr/bin/python3 train/py/mine_pairs.py [--out .cache/train/pairs.jsonl] [--seed N]
+  /usr/bin/python3 train/py/mine_pairs.py [--out .cache/train/pairs.jsonl] [--seed N] [--with wn-gloss,rst-sec]
 """
 import argparse
 import ast
@@ -35,10 +41,15 @@ PY_ROOTS = ["/usr/lib/python3.11", "/usr/lib/python3/dist-packages"]
 MAN_ROOT = "/usr/share/man"
 MAN_LANGS = ["de", "fr", "es", "it", "pt", "pl", "nl", "ru", "ja", "zh_CN"]
 MD_ROOTS = ["node_modules", "/usr/share/doc"]
+WORDNET = "/usr/share/wordnet"
+RST_ROOT = "/usr/share/doc/python3.11/html/_sources"
 
 # Pairs per source (upper bounds; a source with less material gives what it has).
 CAPS = {"py-doc": 20000, "py-prose": 8000, "js-doc": 6000, "man-name": 3000, "man-xl": 2500, "man-sec": 3000,
-        "md-sec": 5000, "ict": 5000, "ts-diag": 3000}
+        "md-sec": 5000, "ict": 5000, "ts-diag": 3000, "wn-gloss": 8000, "rst-sec": 4000}
+# Sources measured and not in the shipped pack's training set (docs/quality.md, "More prose
+# pairs"): they lift prose and cost code. `--with wn-gloss,rst-sec` adds them.
+OPTIONAL = ("wn-gloss", "rst-sec")
 # Per file, so a few huge files cannot dominate a source.
 PER_FILE = 25
 MAX_DOC_CHARS = 2400
@@ -357,6 +368,101 @@ def ts_pairs(rng):
     return out
 
 
+def wordnet_pairs(rng):
+    """Synset words -> gloss and examples. A data.* line is `offset lexfile pos w_cnt(hex) word
+    lex_id ... | gloss; "example"; ...`. Only synsets whose gloss has 5+ words, and no pair whose
+    document contains one of its words (the point is the words it does not share)."""
+    out = []
+    for pos in ("noun", "verb", "adj"):
+        path = os.path.join(WORDNET, f"data.{pos}")
+        if not os.path.exists(path):
+            continue
+        for line in open(path, encoding="utf-8", errors="replace"):
+            if line.startswith("  ") or " | " not in line:
+                continue
+            head, gloss = line.split(" | ", 1)
+            f = head.split()
+            n = int(f[3], 16)
+            lemmas = []
+            for w in f[4:4 + 2 * n:2]:
+                w = re.sub(r"\(.*\)$", "", w).replace("_", " ").strip()
+                if w and w.lower() not in (x.lower() for x in lemmas):
+                    lemmas.append(w)
+            gloss = clean(gloss)
+            # Two or more words: the synonyms are what lexical search misses.
+            if words(gloss) < 5 or len(lemmas) < 2:
+                continue
+            low = gloss.lower()
+            if any(re.search(r"\b" + re.escape(w.lower()) + r"\b", low) for w in lemmas):
+                continue
+            out.append({"q": " ".join(lemmas[:4]), "d": gloss.replace('"', ""), "source": "wn-gloss", "kind": "prose"})
+    rng.shuffle(out)
+    return out
+
+
+RST_UNDERLINE = re.compile(r"^([=\-~^*#+`'\".])\1{2,}\s*$")
+RST_ROLE = re.compile(r":[\w:.-]+:`~?!?([^`<]*?)(?:\s*<[^>]*>)?`")
+
+
+def rst_sections(text):
+    """(heading, paragraphs) of a reST file: a heading is a line underlined by a run of one
+    punctuation character; literal blocks (after `::`), directives and comments are dropped."""
+    lines = text.split("\n")
+    sections, heading, paras, buf, literal = [], None, [], [], False
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if line.strip() and not line.startswith(" ") and RST_UNDERLINE.match(nxt) and len(nxt.strip()) >= len(line.strip()):
+            if buf:
+                paras.append(" ".join(buf))
+            if heading:
+                sections.append((heading, paras))
+            heading, paras, buf, literal = clean(RST_ROLE.sub(r"\1", line)).strip("`*"), [], [], False
+            i += 2
+            continue
+        if RST_UNDERLINE.match(line):
+            i += 1
+            continue
+        if not line.strip():
+            if buf:
+                paras.append(" ".join(buf))
+                buf = []
+        elif line.startswith((" ", "\t")) and literal:
+            pass
+        elif line.lstrip().startswith(".. ") or line.startswith((" ", "\t")):
+            literal = literal or line.lstrip().startswith(".. ")
+        else:
+            literal = line.rstrip().endswith("::")
+            t = RST_ROLE.sub(r"\1", line).replace("``", "").replace("**", "").rstrip(":")
+            buf.append(t.strip())
+        i += 1
+    if buf:
+        paras.append(" ".join(buf))
+    if heading:
+        sections.append((heading, paras))
+    return sections
+
+
+def rst_pairs(rng, paragraphs):
+    files = sorted(glob.glob(os.path.join(RST_ROOT, "**", "*.rst.txt"), recursive=True))
+    rng.shuffle(files)
+    for path in files:
+        try:
+            text = open(path, encoding="utf-8").read()
+        except (UnicodeDecodeError, OSError):
+            continue
+        n = 0
+        for h, ps in rst_sections(text):
+            # Tables and directive remnants are not prose.
+            ps = [clean(p) for p in ps if words(p) >= 12 and not re.search(r"\+[-=]{3,}|\|\s*\||\.\. \w[\w:]*::", p)]
+            paragraphs.extend(ps)
+            body = " ".join(ps)
+            if n < PER_FILE and 2 <= words(h) <= 12 and words(body) >= 20 and not re.search(r"license|changelog|copyright", h, re.I):
+                n += 1
+                yield {"q": h, "d": first_words(body, 150), "source": "rst-sec", "kind": "prose"}
+
+
 def take(gen, cap):
     out, seen = [], set()
     for p in gen:
@@ -374,7 +480,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=".cache/train/pairs.jsonl")
     ap.add_argument("--seed", type=int, default=20261124)
+    ap.add_argument("--with", dest="extra", default="", help=f"comma-separated optional sources: {', '.join(OPTIONAL)}")
     args = ap.parse_args()
+    extra = {x for x in args.extra.split(",") if x}
+    if extra - set(OPTIONAL):
+        ap.error(f"--with: unknown source(s) {', '.join(sorted(extra - set(OPTIONAL)))}; optional sources are {', '.join(OPTIONAL)}")
     rng = random.Random(args.seed)
     pairs = {}
     py = list(py_pairs(rng))
@@ -389,12 +499,19 @@ def main():
         print(f"{src} {len(pairs[src])}", file=sys.stderr)
     pairs["md-sec"] = take(md_pairs(rng), CAPS["md-sec"])
     print(f"md-sec {len(pairs['md-sec'])}", file=sys.stderr)
-    # Inverse cloze over prose paragraphs already mined (man and Markdown section texts).
-    paragraphs = [p["d"] for s in ("man-name", "man-sec", "md-sec", "py-prose") for p in pairs[s]]
+    rst_paragraphs = []
+    if "rst-sec" in extra:
+        pairs["rst-sec"] = take(rst_pairs(rng, rst_paragraphs), CAPS["rst-sec"])
+        print(f"rst-sec {len(pairs['rst-sec'])}", file=sys.stderr)
+    # Inverse cloze over prose paragraphs already mined (man, Markdown and reST section texts).
+    paragraphs = [p["d"] for s in ("man-name", "man-sec", "md-sec", "py-prose") for p in pairs[s]] + rst_paragraphs
     pairs["ict"] = take(ict_pairs(rng, paragraphs), CAPS["ict"])
     print(f"ict {len(pairs['ict'])}", file=sys.stderr)
     pairs["ts-diag"] = take(iter(ts_pairs(rng)), CAPS["ts-diag"])
     print(f"ts-diag {len(pairs['ts-diag'])}", file=sys.stderr)
+    if "wn-gloss" in extra:
+        pairs["wn-gloss"] = take(iter(wordnet_pairs(rng)), CAPS["wn-gloss"])
+        print(f"wn-gloss {len(pairs['wn-gloss'])}", file=sys.stderr)
     everything = [p for s in pairs.values() for p in s]
     rng.shuffle(everything)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
@@ -404,9 +521,9 @@ def main():
             line = json.dumps(p, ensure_ascii=False) + "\n"
             h.update(line.encode())
             f.write(line)
-    manifest = {"seed": args.seed, "pairs": len(everything), "sha256": h.hexdigest(),
+    manifest = {"seed": args.seed, "optionalSources": sorted(extra), "pairs": len(everything), "sha256": h.hexdigest(),
                 "sources": {k: len(v) for k, v in pairs.items()}, "caps": CAPS, "perFile": PER_FILE,
-                "roots": {"python": PY_ROOTS, "man": MAN_ROOT, "manLanguages": MAN_LANGS, "markdown": MD_ROOTS}}
+                "roots": {"python": PY_ROOTS, "man": MAN_ROOT, "manLanguages": MAN_LANGS, "markdown": MD_ROOTS, "wordnet": WORDNET, "rst": RST_ROOT}}
     json.dump(manifest, open(args.out.replace(".jsonl", ".manifest.json"), "w"), indent=1)
     print(json.dumps(manifest["sources"]), file=sys.stderr)
 
