@@ -3,7 +3,10 @@
 // (normalised weighted sum at several lexical weights, and reciprocal-rank fusion), so the
 // choice in search/fusion.ts rests on numbers measured side by side.
 //
-//   node bench/dist/fusion.js --sets ../shared/eval/cosqa-dev,../shared/eval/vaswani [--sae DIR]
+// With `--query-k 40,64` every query Top-K in the list is measured from the same document
+// vectors (the query K is an inference-time knob; the document K shapes the index).
+//
+//   node bench/dist/fusion.js --sets ../shared/eval/cosqa-dev,../shared/eval/vaswani [--sae DIR] [--query-k K,K…]
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -20,6 +23,7 @@ const { values } = parseArgs({
   options: {
     sets: { type: "string" },
     sae: { type: "string" },
+    "query-k": { type: "string" },
     out: { type: "string", default: "bench/results/fusion.json" },
   },
 });
@@ -27,6 +31,7 @@ if (!values.sets) throw new Error("--sets DIR[,DIR…] is required");
 
 const pack = await ensureDefaultPack({ cacheDir: cacheDir(), ...(values.sae ? { saeDir: resolve(values.sae) } : {}) });
 const encoder = await Encoder.open(pack, { provider: "cpu" });
+const queryKs = values["query-k"] ? values["query-k"].split(",").map(Number) : [pack.manifest.topK.query];
 const grid: Array<{ name: string; fusion: FusionOptions }> = [
   ...[0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95].map((alpha) => ({ name: `wsum α=${alpha}`, fusion: { ...DEFAULT_FUSION, kind: "wsum" as const, alpha } })),
   { name: "rrf k=60", fusion: { ...DEFAULT_FUSION, kind: "rrf" as const, rrfK: 60 } },
@@ -62,20 +67,22 @@ for (const dir of values.sets.split(",")) {
   const docVectors: SparseVector[] = [];
   for (let i = 0; i < texts.length; i += 256) docVectors.push(...(await encoder.encodeSparse(texts.slice(i, i + 256), "document")));
   for (const v of docVectors) latent.add(v);
-  const queries = await encoder.encodeSparse(set.queries.map((q) => q.text), "query");
   const lex = set.queries.map((q) => lexical.search(q.text, 1000));
-  const lat = queries.map((q) => latent.search(q, 1000));
-  const latIdf = queries.map((q) => latent.search(q, 1000, true));
-  const row: Record<string, unknown> = {
-    set: dir, queries: set.queries.length, sparsity: sparsity(docVectors, queries, pack.manifest.sparseHead.saeWidth ?? 0),
-    lexical: score(set, lex), latent: score(set, lat), "latent idf": score(set, latIdf),
-  };
-  for (const g of grid) {
-    row[g.name] = score(set, lex.map((l, i) => fuse(l, lat[i]!, 100, g.fusion)));
-    row[`idf ${g.name}`] = score(set, lex.map((l, i) => fuse(l, latIdf[i]!, 100, g.fusion)));
+  for (const queryK of queryKs) {
+    const queries = await encoder.encodeSparse(set.queries.map((q) => q.text), "query", queryK);
+    const lat = queries.map((q) => latent.search(q, 1000));
+    const latIdf = queries.map((q) => latent.search(q, 1000, true));
+    const row: Record<string, unknown> = {
+      set: dir, queries: set.queries.length, queryK, sparsity: sparsity(docVectors, queries, pack.manifest.sparseHead.saeWidth ?? 0),
+      lexical: score(set, lex), latent: score(set, lat), "latent idf": score(set, latIdf),
+    };
+    for (const g of grid) {
+      row[g.name] = score(set, lex.map((l, i) => fuse(l, lat[i]!, 100, g.fusion)));
+      row[`idf ${g.name}`] = score(set, lex.map((l, i) => fuse(l, latIdf[i]!, 100, g.fusion)));
+    }
+    rows.push(row);
+    process.stderr.write(`${JSON.stringify(row)}\n`);
   }
-  rows.push(row);
-  process.stderr.write(`${JSON.stringify(row)}\n`);
 }
 await encoder.close();
 const result = { bench: "fusion", date: new Date().toISOString(), pack: pack.manifest.fingerprint, sae: values.sae ?? "shipped", rows };

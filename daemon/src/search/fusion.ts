@@ -31,13 +31,13 @@ export interface FusionOptions {
 }
 
 // Chosen with bench/src/fusion.ts on whole sets (bench/results/fusion.json, docs/quality.md),
-// with the retrieval-trained head of issue 4. The weighted sum beats RRF on every set (RRF
-// weighs the two lists alike, and the latent channel is still far weaker than BM25: cosqa-dev
-// 0.320 vs 0.374). The best lexical weight depends on the content: on code (cosqa-dev) α 0.8
-// (0.374; 0.6–0.8 within 0.001), on prose the mean over vaswani, xquad-r en-en, zh-zh and
-// de-en peaks at α 0.7 (0.712; lexical alone 0.707). Earlier, with the reconstruction-only
-// SAE, nothing below α 0.95 paid.
-export const DEFAULT_FUSION: FusionOptions = { kind: "wsum", alpha: 0.7, alphaCode: 0.8, rrfK: 60, depth: 1000 };
+// with the retrieval-trained head of issue 4 and 64 latents per query. The weighted sum beats
+// RRF on every set (RRF weighs the two lists alike, and the latent channel is still far weaker
+// than BM25). The best lexical weight depends on the content: on code (cosqa-dev) α 0.6 (0.379;
+// lexical alone 0.358), on prose the mean over vaswani, xquad-r en-en, zh-zh and de-en peaks at
+// α 0.7 (0.714; lexical alone 0.707). Earlier, with the reconstruction-only SAE, nothing below
+// α 0.95 paid.
+export const DEFAULT_FUSION: FusionOptions = { kind: "wsum", alpha: 0.7, alphaCode: 0.6, rrfK: 60, depth: 1000 };
 
 /**
  * Combines two best-first hit lists. `wsum` divides each channel's scores by that channel's
