@@ -11,7 +11,7 @@ import { DEFAULT_LIMITS } from "../chunk/index.js";
 import { packEncoder } from "../core/chunk-encoder.js";
 import { loadLabels } from "../model/labels.js";
 import { DEFAULT_FUSION, type FusionKind } from "../search/fusion.js";
-import { ensureDefaultPack } from "../model/default-pack.js";
+import { DEFAULT_TOP_K, ensureDefaultPack } from "../model/default-pack.js";
 import { Encoder, type ProviderChoice } from "../model/encoder.js";
 import { loadPack, type ModelPack } from "../model/pack.js";
 import { cacheDir } from "../paths.js";
@@ -159,8 +159,8 @@ async function cmdEval(values: Values): Promise<void> {
     mode,
     fusion,
     engine: oneOf<EvalEngine>("engine", values.engine, EVAL_ENGINES, "index"),
-    ...(values["query-k"] ? { queryK: positiveInt("query-k", values["query-k"], 40, 65536) } : {}),
-    ...(values["doc-k"] ? { docK: positiveInt("doc-k", values["doc-k"], 400, 65536) } : {}),
+    ...(values["query-k"] ? { queryK: positiveInt("query-k", values["query-k"], DEFAULT_TOP_K.query, 65536) } : {}),
+    ...(values["doc-k"] ? { docK: positiveInt("doc-k", values["doc-k"], DEFAULT_TOP_K.document, 65536) } : {}),
     ...(encoder ? { encoder } : {}),
     ...(progress ? { onProgress: progress.update } : {}),
   });
