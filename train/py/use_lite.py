@@ -72,7 +72,7 @@ class UseLite(torch.nn.Module):
         self.spec = names(self.layers)
         self.frozen = {n: torch.from_numpy(weights[n].reshape(shape).astype(np.float32)) for n, (_, shape) in names().items() if n not in self.spec}
         g = torch.Generator().manual_seed(seed)
-        self.base = {}
+        self.base = {}  # the frozen W under each LoRA adapter
         self.params = torch.nn.ParameterDict()
         self.keys = {}
         for i, (name, (kind, shape)) in enumerate(self.spec.items()):
@@ -84,8 +84,7 @@ class UseLite(torch.nn.Module):
                 self.params[f"p{i}_a"] = torch.nn.Parameter(a)
                 self.params[f"p{i}_b"] = torch.nn.Parameter(torch.zeros(rank, shape[1]))
             else:
-                self.base[name] = w
-                self.params[f"p{i}"] = torch.nn.Parameter(w.clone())
+                self.params[f"p{i}"] = torch.nn.Parameter(w)
         self.embeddings = torch.from_numpy(weights["module/Embeddings_en"].astype(np.float32))
         self.inv_timescales = torch.from_numpy(weights[f"{ENC}TransformerStack/Layer_0/AddTimingSignal/TimingSignal/ExpandDims_1"].reshape(1, 128))
         self.neg_big = float(weights[f"{ENC}TransformerStack/Layer_1/TransformerLayer/MultiheadAttention/DotProductAttention/attention_bias_ignore_padding/mul/y"])
