@@ -1,4 +1,18 @@
 // Shared by the benchmarks.
+import { availableParallelism, cpus, totalmem } from "node:os";
+import { ortVersion } from "@loupe/daemon/model/encoder";
+
+/** The machine a result was measured on, as every benchmark records it. */
+export function machineInfo(loadAtStart: number[]) {
+  return {
+    cpu: cpus()[0]?.model ?? "unknown",
+    cores: availableParallelism(),
+    memory_gb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    onnxruntime: ortVersion(),
+    load_average_at_start: loadAtStart.map((x) => Math.round(x * 100) / 100),
+  };
+}
 
 /** A fixed pseudo-random stream (mulberry32), so every run feeds the same inputs. Floats in [0, 1). */
 export function rng(seed: number): () => number {

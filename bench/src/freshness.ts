@@ -14,16 +14,15 @@
 //   npm run bench:freshness [-- --edits N] [--out FILE]
 import { spawn } from "node:child_process";
 import { appendFile, cp, mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { availableParallelism, cpus, loadavg, totalmem } from "node:os";
+import { loadavg } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DaemonClient } from "@loupe/daemon/client";
 import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
-import { ortVersion } from "@loupe/daemon/model/encoder";
 import { cacheDir } from "@loupe/daemon/paths";
 import { walkWorkspace } from "@loupe/daemon/workspace/ignore";
-import { rng } from "./common.js";
+import { machineInfo, rng } from "./common.js";
 
 const { values } = parseArgs({
   options: {
@@ -247,12 +246,7 @@ const result = {
   bench: "freshness",
   date: new Date().toISOString(),
   machine: {
-    cpu: cpus()[0]?.model ?? "unknown",
-    cores: availableParallelism(),
-    memory_gb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    node: process.version,
-    onnxruntime: ortVersion(),
-    load_average_at_start: loadAtStart.map((x) => Math.round(x * 100) / 100),
+    ...machineInfo(loadAtStart),
     load_average_at_end: loadavg().map((x) => Math.round(x * 100) / 100),
   },
   daemon: {

@@ -14,13 +14,14 @@
 //
 //   npm run bench:workspace [-- --tree DIR] [--max-files N] [--bare-every N] [--batch-size N] [--out FILE]
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { packEncoder, type ChunkEncoder } from "@loupe/daemon/core/chunk-encoder";
 import { Loupe } from "@loupe/daemon/core/loupe";
 import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
-import { Encoder, ortVersion } from "@loupe/daemon/model/encoder";
+import { Encoder } from "@loupe/daemon/model/encoder";
+import { machineInfo } from "./common.js";
 import { cacheDir } from "@loupe/daemon/paths";
 import { walkWorkspace } from "@loupe/daemon/workspace/ignore";
 
@@ -146,14 +147,7 @@ const bareTps = bareTok.tokens / (bareMs / 1000);
 const result = {
   bench: "workspace",
   date: new Date().toISOString(),
-  machine: {
-    cpu: cpus()[0]?.model ?? "unknown",
-    cores: availableParallelism(),
-    memory_gb: round(totalmem() / 2 ** 30, 1),
-    node: process.version,
-    onnxruntime: ortVersion(),
-    load_average_at_start: load.map((x) => round(x, 2)),
-  },
+  machine: machineInfo(load),
   pack: { name: pack.manifest.name, fingerprint: pack.manifest.fingerprint },
   provider: encoder.provider,
   batch_size: encoder.batchSize,
