@@ -20,11 +20,15 @@ Optional (`--with`; measured, not in the shipped pack's set):
             Debian wordnet-base): synonyms and definitions, the mismatch lexical search cannot bridge
   rst-sec   Python documentation heading       ->  the section's prose (/usr/share/doc/python3.11,
             Debian python3.11-doc, reST sources); its paragraphs also feed `ict`
+  deb-desc  a Debian package's synopsis ("GNU Circuit Analysis package") -> its long description:
+            English prose about every field Debian packages software for (science, electronics,
+            medicine, languages). Read from apt's English translation index, which a default
+            image does not fetch: `apt-get update -o Acquire::Languages=en` once.
 
 Writes one JSON object per line: {"q", "d", "source", "kind"} (kind: code | prose | xl), plus
 a manifest with counts, filters and a hash of the output so a run can be compared.
 
-  /usr/bin/python3 train/py/mine_pairs.py [--out .cache/train/pairs.jsonl] [--seed N] [--with wn-gloss,rst-sec]
+  /usr/bin/python3 train/py/mine_pairs.py [--out .cache/train/pairs.jsonl] [--seed N] [--with wn-gloss,rst-sec,deb-desc]
 """
 import argparse
 import ast
@@ -43,13 +47,15 @@ MAN_LANGS = ["de", "fr", "es", "it", "pt", "pl", "nl", "ru", "ja", "zh_CN"]
 MD_ROOTS = ["node_modules", "/usr/share/doc"]
 WORDNET = "/usr/share/wordnet"
 RST_ROOT = "/usr/share/doc/python3.11/html/_sources"
+APT_LISTS = "/var/lib/apt/lists"
 
 # Pairs per source (upper bounds; a source with less material gives what it has).
 CAPS = {"py-doc": 20000, "py-prose": 8000, "js-doc": 6000, "man-name": 3000, "man-xl": 2500, "man-sec": 3000,
-        "md-sec": 5000, "ict": 5000, "ts-diag": 3000, "wn-gloss": 8000, "rst-sec": 4000}
+        "md-sec": 5000, "ict": 5000, "ts-diag": 3000, "wn-gloss": 8000, "rst-sec": 4000,
+        "deb-desc": 10000}
 # Sources measured and not in the shipped pack's training set (docs/quality.md, "More prose
 # pairs"): they lift prose and cost code. `--with wn-gloss,rst-sec` adds them.
-OPTIONAL = ("wn-gloss", "rst-sec")
+OPTIONAL = ("wn-gloss", "rst-sec", "deb-desc")
 # Per file, so a few huge files cannot dominate a source.
 PER_FILE = 25
 MAX_DOC_CHARS = 2400
@@ -463,6 +469,48 @@ def rst_pairs(rng, paragraphs):
                 yield {"q": h, "d": first_words(body, 150), "source": "rst-sec", "kind": "prose"}
 
 
+# Synopses that say what kind of file a package holds, not what the software does.
+DEB_BOILERPLATE = re.compile(r"transitional|dummy|debug symbols|development files|header files|documentation|"
+                             r"metapackage|meta-package|shared librar|static librar|data files|common files|"
+                             r"translations|plugin for|module for|bindings for|extension for", re.I)
+
+
+def debian_descriptions():
+    """(synopsis, long description) of every package in apt's English translation indexes
+    (`Description-en:` then the long description, one space-indented line each, ` .` between
+    paragraphs). Fails loudly when apt has none: the default image does not fetch them."""
+    paths = sorted(glob.glob(os.path.join(APT_LISTS, "*_i18n_Translation-en*")))
+    if not paths:
+        sys.exit(f"deb-desc: no *_i18n_Translation-en* index in {APT_LISTS}; "
+                 "fetch it once with: apt-get update -o Acquire::Languages=en")
+    import subprocess
+    for path in paths:
+        # apt's own helper reads whatever compression apt chose (lz4, xz, gzip, none).
+        text = subprocess.run(["/usr/lib/apt/apt-helper", "cat-file", path], check=True,
+                              capture_output=True).stdout.decode("utf-8", errors="replace")
+        for record in text.split("\n\n"):
+            m = re.search(r"^Description-en: (.*)\n((?: .*\n?)*)", record, re.M)
+            if m:
+                body = " ".join(l.strip() for l in m.group(2).split("\n") if l.strip() not in ("", "."))
+                yield clean(m.group(1)), clean(body)
+
+
+def deb_pairs(rng):
+    """Synopsis -> long description (first 150 words). One pair per long description, since
+    a source package's binaries often share theirs; boilerplate synopses ("development
+    files", "transitional package") and short descriptions are skipped."""
+    seen, out = set(), []
+    for synopsis, body in debian_descriptions():
+        key = body[:120].lower()
+        if key in seen or DEB_BOILERPLATE.search(synopsis) or not (3 <= words(synopsis) <= 14) or words(body) < 25:
+            continue
+        seen.add(key)
+        out.append({"q": synopsis, "d": first_words(body, 150), "source": "deb-desc", "kind": "prose"})
+    out.sort(key=lambda p: p["q"])  # index order is apt's; sort so the shuffle alone decides
+    rng.shuffle(out)
+    return out
+
+
 def take(gen, cap):
     out, seen = [], set()
     for p in gen:
@@ -512,6 +560,9 @@ def main():
     if "wn-gloss" in extra:
         pairs["wn-gloss"] = take(iter(wordnet_pairs(rng)), CAPS["wn-gloss"])
         print(f"wn-gloss {len(pairs['wn-gloss'])}", file=sys.stderr)
+    if "deb-desc" in extra:
+        pairs["deb-desc"] = take(iter(deb_pairs(rng)), CAPS["deb-desc"])
+        print(f"deb-desc {len(pairs['deb-desc'])}", file=sys.stderr)
     everything = [p for s in pairs.values() for p in s]
     rng.shuffle(everything)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
@@ -523,7 +574,8 @@ def main():
             f.write(line)
     manifest = {"seed": args.seed, "optionalSources": sorted(extra), "pairs": len(everything), "sha256": h.hexdigest(),
                 "sources": {k: len(v) for k, v in pairs.items()}, "caps": CAPS, "perFile": PER_FILE,
-                "roots": {"python": PY_ROOTS, "man": MAN_ROOT, "manLanguages": MAN_LANGS, "markdown": MD_ROOTS, "wordnet": WORDNET, "rst": RST_ROOT}}
+                "roots": {"python": PY_ROOTS, "man": MAN_ROOT, "manLanguages": MAN_LANGS, "markdown": MD_ROOTS, "wordnet": WORDNET, "rst": RST_ROOT,
+                          "apt": APT_LISTS}}
     json.dump(manifest, open(args.out.replace(".jsonl", ".manifest.json"), "w"), indent=1)
     print(json.dumps(manifest["sources"]), file=sys.stderr)
 
