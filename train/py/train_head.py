@@ -106,10 +106,17 @@ class Head:
         return zmax, arg
 
     def grads(self, x, arg, g):
-        """dL/dW and dL/db from dL/dzmax (g: [texts, width])."""
-        c = torch.zeros(x.shape[0], g.shape[1])
-        c.scatter_add_(0, arg, g)
-        return c.t().mm(x), g.sum(0)
+        """dL/dW and dL/db from dL/dzmax (g: [texts, width]). Only entries Top-K kept (and ReLU
+        let through) have a gradient, each at its arg-max token, so dL/dW is an index_add over
+        those rows of x: about 110k rows a step against a dense [tokens x width] product, a
+        third of a step's time. A dense g (no Top-K in training) takes the product instead."""
+        t, j = g.nonzero(as_tuple=True)
+        if len(t) > 0.25 * g.numel():
+            c = torch.zeros(x.shape[0], g.shape[1])
+            c.scatter_add_(0, arg, g)
+            return c.t().mm(x), g.sum(0)
+        vals = g[t, j].unsqueeze(1)
+        return torch.zeros_like(self.w).index_add_(0, j, vals * x[arg[t, j]]), g.sum(0)
 
 
 def gather(x_all, spans_all, texts):
