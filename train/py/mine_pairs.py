@@ -39,6 +39,7 @@ import json
 import os
 import random
 import re
+import subprocess
 import sys
 
 PY_ROOTS = ["/usr/lib/python3.11", "/usr/lib/python3/dist-packages"]
@@ -54,7 +55,7 @@ CAPS = {"py-doc": 20000, "py-prose": 8000, "js-doc": 6000, "man-name": 3000, "ma
         "md-sec": 5000, "ict": 5000, "ts-diag": 3000, "wn-gloss": 8000, "rst-sec": 4000,
         "deb-desc": 10000}
 # Sources measured and not in the shipped pack's training set (docs/quality.md, "More prose
-# pairs"): they lift prose and cost code. `--with wn-gloss,rst-sec` adds them.
+# pairs" and "Broader prose pairs"): they lift prose and cost code. `--with` adds them.
 OPTIONAL = ("wn-gloss", "rst-sec", "deb-desc")
 # Per file, so a few huge files cannot dominate a source.
 PER_FILE = 25
@@ -483,7 +484,6 @@ def debian_descriptions():
     if not paths:
         sys.exit(f"deb-desc: no *_i18n_Translation-en* index in {APT_LISTS}; "
                  "fetch it once with: apt-get update -o Acquire::Languages=en")
-    import subprocess
     for path in paths:
         # apt's own helper reads whatever compression apt chose (lz4, xz, gzip, none).
         text = subprocess.run(["/usr/lib/apt/apt-helper", "cat-file", path], check=True,
