@@ -21,9 +21,9 @@ import { packEncoder, type ChunkEncoder } from "@loupe/daemon/core/chunk-encoder
 import { Loupe } from "@loupe/daemon/core/loupe";
 import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
 import { Encoder } from "@loupe/daemon/model/encoder";
-import { machineInfo } from "./common.js";
 import { cacheDir } from "@loupe/daemon/paths";
 import { walkWorkspace } from "@loupe/daemon/workspace/ignore";
+import { machineInfo } from "./common.js";
 
 const { values } = parseArgs({
   options: {

@@ -50,14 +50,12 @@ class Head(train_head.Head):
         return x, zmax, arg
 
     def backward(self, x, arg, g):
-        """dL/dW, dL/db, dL/dx from dL/dzmax (g, nonzero only where Top-K kept an entry)."""
-        t, j = g.nonzero(as_tuple=True)
-        vals = g[t, j].unsqueeze(1)
-        rows = arg[t, j]
+        """dL/dW, dL/db (train_head's sparse grads) and dL/dx from dL/dzmax (g, nonzero only
+        where Top-K kept an entry)."""
         xd = x.detach()
-        gw = torch.zeros_like(self.w).index_add_(0, j, vals * xd[rows])
-        gx = torch.zeros_like(xd).index_add_(0, rows, vals * self.w[j])
-        return gw, g.sum(0), gx
+        gw, gb = self.grads(xd, arg, g)
+        j, rows, vals = self.entries(arg, g)
+        return gw, gb, torch.zeros_like(xd).index_add_(0, rows, vals * self.w[j])
 
 
 def forward_sorted(model, head, token_ids, spans, texts, group):

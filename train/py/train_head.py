@@ -110,13 +110,19 @@ class Head:
         let through) have a gradient, each at its arg-max token, so dL/dW is an index_add over
         those rows of x: about 110k rows a step against a dense [tokens x width] product,
         40% of a step's time on 2 cores. A dense g (no Top-K in training) takes the product instead."""
-        t, j = g.nonzero(as_tuple=True)
-        if len(t) > 0.25 * g.numel():
+        j, rows, vals = self.entries(arg, g)
+        if len(j) > 0.25 * g.numel():
             c = torch.zeros(x.shape[0], g.shape[1])
             c.scatter_add_(0, arg, g)
             return c.t().mm(x), g.sum(0)
-        vals = g[t, j].unsqueeze(1)
-        return torch.zeros_like(self.w).index_add_(0, j, vals * x[arg[t, j]]), g.sum(0)
+        return torch.zeros_like(self.w).index_add_(0, j, vals * x[rows]), g.sum(0)
+
+    @staticmethod
+    def entries(arg, g):
+        """Every (text, latent) entry with a gradient: its latent, its arg-max row of x, and
+        the gradient as a column."""
+        t, j = g.nonzero(as_tuple=True)
+        return j, arg[t, j], g[t, j].unsqueeze(1)
 
 
 def gather(x_all, spans_all, texts):

@@ -56,10 +56,11 @@ if (values.head) {
   await copyFile(config.path, join(dir, "train-config.json"));
   extra = { trainingConfig: "train-config.json", corpusManifest: "corpus.manifest.json", reproduce: "npm ci && npm run train:sae" };
 }
+const files = headFiles(dir);
 const shipped = {
   name: values.head ? "use-lite-en sparse head (SAE encoder trained for retrieval)" : "use-lite-en SAE head",
-  fingerprint: await fingerprintFiles(dir, headFiles(dir)),
-  files: headFiles(dir),
+  fingerprint: await fingerprintFiles(dir, files),
+  files,
   layer: sae.layer,
   width: sae.width,
   ...extra,
