@@ -1,8 +1,9 @@
 // bench/index: the on-disk index at workspace scale and beyond, on synthetic chunks shaped like
 // real ones: LATENTS latents per chunk drawn without replacement from a Zipf distribution over
 // SPACE latents (a few latents fire on most chunks, most on few, as SAE latents do), weights
-// like log1p(ReLU(z)); WORDS lexical terms per chunk from a Zipf vocabulary; QUERY_LATENTS-
-// latent queries from the same distribution (they hit the long lists: the hard case).
+// like log1p(ReLU(z)); WORDS lexical terms per chunk from a Zipf vocabulary; queries of the
+// default pack's query Top-K latents (DEFAULT_TOP_K.query) from the same distribution (they hit
+// the long lists: the hard case).
 //
 // For each size, in one run and side by side: query latency p50/p99 with pruning (MaxScore +
 // block-max), without pruning (every posting of every query term), and a brute-force scorer
@@ -24,12 +25,13 @@ import { parseArgs } from "node:util";
 import { FsDirectory } from "@loupe/daemon/index/directory";
 import { Index } from "@loupe/daemon/index/index";
 import { latentTerm, lexicalTerm, type QueryTerm } from "@loupe/daemon/index/terms";
+import { DEFAULT_TOP_K } from "@loupe/daemon/model/default-pack";
 import { topK } from "@loupe/daemon/search/topk";
 import { rng } from "./common.js";
 
 const SPACE = 32_768;
 const LATENTS = 400;
-const QUERY_LATENTS = 40;
+const QUERY_LATENTS = DEFAULT_TOP_K.query;
 const VOCAB = 50_000;
 const WORDS = 30;
 const QUERY_WORDS = 4;
@@ -232,6 +234,7 @@ async function run(size: number, root: string, nQueries: number, nBrute: number)
   const row = {
     chunks: size,
     weights: values.shape,
+    query_latents: QUERY_LATENTS,
     p50_ms: c.p50_ms, p99_ms: c.p99_ms,
     noprune_p50_ms: c.noprune_p50_ms, noprune_p99_ms: c.noprune_p99_ms,
     bruteforce_p50_ms: round(bruteP50), bruteforce_p99_ms: round(percentile(brute, 99)),
@@ -300,6 +303,6 @@ function plot(rows: Array<Record<string, unknown>>): string {
       legend++;
     }
   });
-  parts.push(`<text x="${L}" y="14">bench/index: top-10 latency vs index size, 40-latent queries (log–log)</text>`, "</svg>");
+  parts.push(`<text x="${L}" y="14">bench/index: top-10 latency vs index size, ${QUERY_LATENTS}-latent queries (log–log)</text>`, "</svg>");
   return parts.join("\n") + "\n";
 }
