@@ -47,8 +47,9 @@ const { values } = parseArgs({
     out: { type: "string", default: "bench/results/index.json" },
     child: { type: "string" },
     replot: { type: "boolean" },
-    // independent: a latent's weights do not depend on how common it is (the worst case for
-    // pruning); idf: common latents weigh less, as retrieval-trained sparse heads learn.
+    // independent: a latent's weights do not depend on how common it is (a hard case for
+    // pruning); idf: common latents weigh less, as sparse retrieval heads are often assumed to
+    // learn (the shipped head does the opposite: docs/benchmarks.md).
     shape: { type: "string", default: "independent" },
   },
 });
