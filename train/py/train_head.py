@@ -14,6 +14,10 @@ vectors (as SPLARE trains), plus FLOPS
 regularisation (sum over latents of the squared mean activation in the batch), separately for
 queries and documents, which keeps the vectors sparse and the latents balanced.
 
+With `hybridLoss` in the config, the softmax runs over the batch's fused score instead (BM25
+and latent, each divided by its best score for the query, weighted alpha and 1 - alpha, as
+search/fusion.ts fuses them), so the head learns what BM25 misses (CLEAR, Gao et al. 2021).
+
 The max-pool is differentiated by hand: only the arg-max token of each (text, latent) gets a
 gradient, so the backward pass is one matrix product of the same size as the forward one and
 no [tokens x width] activation graph is kept. PyTorch (Debian's python3-torch, with OpenBLAS
@@ -23,12 +27,14 @@ from libopenblas0-pthread) does the dense products; the shipped pack never needs
 """
 import argparse
 import base64
+import hashlib
 import json
 import math
 import os
 import random
 import sys
 import time
+from collections import Counter
 
 import numpy as np
 import torch
@@ -172,6 +178,61 @@ def pair_metrics(uq, ud):
             "d_active": round((ud > 0).sum(1).float().mean().item(), 1), "latents_used": used}
 
 
+class Lexical:
+    """BM25 between the pairs' queries and documents (the analyzer and parameters of
+    hard_negatives.py, k1 0.9, b 0.6, statistics over the pairs' documents), for the hybrid loss:
+    the lexical channel's scores that the latent channel is fused with at search time."""
+
+    def __init__(self, path, k1=0.9, b=0.6):
+        from hard_negatives import analyze
+        pairs = [json.loads(l) for l in open(path, encoding="utf-8")]
+        docs = [Counter(analyze(p["d"])) for p in pairs]
+        df = Counter(t for d in docs for t in d)
+        n, lengths = len(docs), [sum(d.values()) for d in docs]
+        avg = sum(lengths) / n
+        idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+        self.doc = [{t: idf[t] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * ln / avg)) for t, tf in d.items()}
+                    for d, ln in zip(docs, lengths)]
+        self.query = [sorted(set(analyze(p["q"]))) for p in pairs]
+
+    def scores(self, queries, docs):
+        """[len(queries), len(docs)] BM25 scores; both are pair numbers."""
+        vocab = {}
+        for q in queries:
+            for t in self.query[q]:
+                vocab.setdefault(t, len(vocab))
+        qm = torch.zeros(len(queries), max(1, len(vocab)))
+        dm = torch.zeros(len(docs), max(1, len(vocab)))
+        for i, q in enumerate(queries):
+            for t in self.query[q]:
+                qm[i, vocab[t]] = 1.0
+        for i, d in enumerate(docs):
+            for t, w in self.doc[d].items():
+                j = vocab.get(t)
+                if j is not None:
+                    dm[i, j] = w
+        return qm @ dm.t()
+
+
+def fused(lex, lat, alpha):
+    """Loupe's weighted-sum fusion (search/fusion.ts) over a batch: each channel divided by
+    its best score for the query, lexical weighted alpha. The latent maximum is held constant
+    in the gradient, so the positive's own latent score keeps a gradient when it is the best."""
+    lexn = lex / lex.max(1, keepdim=True).values.clamp_min(1e-9)
+    latn = lat / lat.max(1, keepdim=True).values.detach().clamp_min(1e-9)
+    return alpha * lexn + (1 - alpha) * latn
+
+
+@torch.no_grad()
+def validate_hybrid(lexical, head, x_all, spans_all, pairs, k_q, k_d, alpha):
+    """Held-out pairs as in `validate`, ranked by the fused score."""
+    uq = encode(head, x_all, spans_all, [2 * p for p in pairs], k_q)
+    ud = encode(head, x_all, spans_all, [2 * p + 1 for p in pairs], k_d)
+    s = fused(lexical.scores(pairs, pairs), uq @ ud.t(), alpha)
+    rank = (s > s.diag().unsqueeze(1)).sum(1)
+    return round(torch.where(rank < 10, 1.0 / (rank + 1).float(), torch.zeros(len(uq))).mean().item(), 4)
+
+
 def main():
     cfg = load_config()
     torch.manual_seed(cfg["seed"])
@@ -193,6 +254,20 @@ def main():
         # A held-out pair's document never serves as a training negative.
         hard = np.array([-1 if h in held_set else h for h in hard], dtype=np.int64)
     print(f"states: {smeta['tokens']} tokens, {n_pairs} pairs ({len(train)} train, {len(held)} held out)", file=sys.stderr)
+    # Hybrid loss (optional): the softmax runs over the fused lexical + latent score, as search
+    # ranks, so the head is trained for what BM25 misses rather than to repeat it (the
+    # complementary training of CLEAR, Gao et al. 2021, with Loupe's fusion in place of a margin).
+    hybrid = cfg.get("hybridLoss")
+    lexical = None
+    if hybrid:
+        with open(cfg["pairs"], "rb") as f:
+            sha = hashlib.sha256(f.read()).hexdigest()
+        if sha != smeta["corpusSha256"]:
+            sys.exit(f"{cfg['pairs']} (sha256 {sha}) is not the pairs the states were computed from ({smeta['corpusSha256']})")
+        lexical = Lexical(cfg["pairs"])
+        assert len(lexical.doc) == n_pairs, (len(lexical.doc), n_pairs)
+        print(f"hybrid loss: alpha {hybrid['alpha']}; "
+              f"held-out hybrid MRR@10 {validate_hybrid(lexical, Head(w, b_enc), x_all, spans_all, held, cfg['topK']['query'], cfg['topK']['document'], hybrid['alpha'])}", file=sys.stderr)
 
     head = Head(w, b_enc)
     w0 = head.w.clone()
@@ -229,8 +304,13 @@ def main():
             # SPLARE's Top-K pooling in training too: the vectors scored are the ones indexed.
             uq, ud = topk_mask(uq, kq), topk_mask(ud, kd)
         log_scale.requires_grad_(True)
-        scores = (uq @ ud.t()) * log_scale.exp()
-        rank_loss = torch.nn.functional.cross_entropy(scores, torch.arange(len(pairs)))
+        target = torch.arange(len(pairs))
+        if lexical is None:
+            rank_loss = torch.nn.functional.cross_entropy((uq @ ud.t()) * log_scale.exp(), target)
+        else:
+            lat = uq @ ud.t()
+            lex = lexical.scores(pairs, list(pairs) + negs)
+            rank_loss = torch.nn.functional.cross_entropy(fused(lex, lat, hybrid["alpha"]) * log_scale.exp(), target)
         # FLOPS (Paria et al. 2020), ramped up quadratically as in SPLADE.
         ramp = min(1.0, (step / max(1, cfg["flopsRampSteps"])) ** 2)
         flops_q = (uq.mean(0) ** 2).sum()
@@ -259,12 +339,18 @@ def main():
                    "seconds": round(time.time() - started, 1)}
             if step % cfg["validateEvery"] == 0 or step == steps:
                 rec.update({f"held_{k}": x for k, x in validate(head, x_all, spans_all, held, kq, kd).items()})
+                if lexical is not None:
+                    rec["held_hybrid_mrr@10"] = validate_hybrid(lexical, head, x_all, spans_all, held, kq, kd, hybrid["alpha"])
             log.write(json.dumps(rec) + "\n")
             log.flush()
             print(json.dumps(rec), file=sys.stderr)
     final = validate(head, x_all, spans_all, held, kq, kd)
     minutes = round((time.time() - started) / 60, 1)
-    training = {"objective": "InfoNCE (in-batch" + (" and BM25 hard" if hard is not None else "") + " negatives) + FLOPS",
+    objective = "InfoNCE (in-batch" + (" and BM25 hard" if hard is not None else "") + " negatives) + FLOPS"
+    if lexical is not None:
+        objective = "InfoNCE on the fused BM25 + latent score (in-batch" + (" and BM25 hard" if hard is not None else "") + " negatives) + FLOPS"
+        final["hybrid_mrr@10"] = validate_hybrid(lexical, head, x_all, spans_all, held, kq, kd, hybrid["alpha"])
+    training = {"objective": objective,
                 "init": cfg["init"], "previous": meta.get("training", {}),
                 "pairs": len(train), "heldOutPairs": len(held), "steps": steps, "batch": B,
                 "epochs": cfg["epochs"], "tokens": smeta["tokens"], "config": {k: cfg[k] for k in sorted(cfg) if k not in ("init", "states", "out", "log")},
