@@ -53,8 +53,9 @@ class Head(train_head.Head):
         """dL/dW, dL/db (train_head's sparse grads) and dL/dx from dL/dzmax (g, nonzero only
         where Top-K kept an entry)."""
         xd = x.detach()
-        gw, gb = self.grads(xd, arg, g)
-        j, rows, vals = self.entries(arg, g)
+        entries = self.entries(arg, g)
+        gw, gb = self.grads(xd, arg, g, entries)
+        j, rows, vals = entries
         return gw, gb, torch.zeros_like(xd).index_add_(0, rows, vals * self.w[j])
 
 

@@ -111,12 +111,13 @@ class Head:
             arg[t] = i + s
         return zmax, arg
 
-    def grads(self, x, arg, g):
+    def grads(self, x, arg, g, entries=None):
         """dL/dW and dL/db from dL/dzmax (g: [texts, width]). Only entries Top-K kept (and ReLU
         let through) have a gradient, each at its arg-max token, so dL/dW is an index_add over
         those rows of x: about 110k rows a step against a dense [tokens x width] product,
-        40% of a step's time on 2 cores. A dense g (no Top-K in training) takes the product instead."""
-        j, rows, vals = self.entries(arg, g)
+        40% of a step's time on 2 cores. A dense g (no Top-K in training) takes the product instead.
+        `entries`: `self.entries(arg, g)` when the caller has it already."""
+        j, rows, vals = entries if entries is not None else self.entries(arg, g)
         if len(j) > 0.25 * g.numel():
             c = torch.zeros(x.shape[0], g.shape[1])
             c.scatter_add_(0, arg, g)
@@ -160,18 +161,27 @@ def encode(head, x_all, spans_all, texts, k, batch=256):
 
 
 @torch.no_grad()
-def validate(head, x_all, spans_all, pairs, k_q, k_d):
-    """Held-out pairs: each query against every held-out document (MRR@10, R@1), and sparsity."""
+def validate(head, x_all, spans_all, pairs, k_q, k_d, lexical=None, alpha=None):
+    """Held-out pairs: each query against every held-out document (MRR@10, R@1), and sparsity;
+    with `lexical`, also MRR@10 ranked by the fused score (`fused`, lexical weight alpha)."""
     uq = encode(head, x_all, spans_all, [2 * p for p in pairs], k_q)
     ud = encode(head, x_all, spans_all, [2 * p + 1 for p in pairs], k_d)
-    return pair_metrics(uq, ud)
+    metrics = pair_metrics(uq, ud)
+    if lexical is not None:
+        metrics["hybrid_mrr@10"] = round(mrr_at_10(fused(lexical.scores(pairs, pairs), uq @ ud.t(), alpha))[0], 4)
+    return metrics
+
+
+def mrr_at_10(s):
+    """Scores s[i, j] of query i against document j, query i's own document being j = i:
+    MRR@10, and each query's rank of its document (0 = first)."""
+    rank = (s > s.diag().unsqueeze(1)).sum(1)
+    return torch.where(rank < 10, 1.0 / (rank + 1).float(), torch.zeros(len(s))).mean().item(), rank
 
 
 def pair_metrics(uq, ud):
     """Query i's document is ud[i]: MRR@10 and R@1 against all of ud, and sparsity."""
-    s = uq @ ud.t()
-    rank = (s > s.diag().unsqueeze(1)).sum(1)
-    mrr = torch.where(rank < 10, 1.0 / (rank + 1).float(), torch.zeros(len(uq))).mean().item()
+    mrr, rank = mrr_at_10(uq @ ud.t())
     used = int(((ud > 0).sum(0) > 0).sum().item())
     return {"mrr@10": round(mrr, 4), "r@1": round((rank == 0).float().mean().item(), 4),
             "q_active": round((uq > 0).sum(1).float().mean().item(), 1),
@@ -223,16 +233,6 @@ def fused(lex, lat, alpha):
     return alpha * lexn + (1 - alpha) * latn
 
 
-@torch.no_grad()
-def validate_hybrid(lexical, head, x_all, spans_all, pairs, k_q, k_d, alpha):
-    """Held-out pairs as in `validate`, ranked by the fused score."""
-    uq = encode(head, x_all, spans_all, [2 * p for p in pairs], k_q)
-    ud = encode(head, x_all, spans_all, [2 * p + 1 for p in pairs], k_d)
-    s = fused(lexical.scores(pairs, pairs), uq @ ud.t(), alpha)
-    rank = (s > s.diag().unsqueeze(1)).sum(1)
-    return round(torch.where(rank < 10, 1.0 / (rank + 1).float(), torch.zeros(len(uq))).mean().item(), 4)
-
-
 def main():
     cfg = load_config()
     torch.manual_seed(cfg["seed"])
@@ -258,7 +258,7 @@ def main():
     # ranks, so the head is trained for what BM25 misses rather than to repeat it (the
     # complementary training of CLEAR, Gao et al. 2021, with Loupe's fusion in place of a margin).
     hybrid = cfg.get("hybridLoss")
-    lexical = None
+    lexical, alpha = None, None
     if hybrid:
         with open(cfg["pairs"], "rb") as f:
             sha = hashlib.sha256(f.read()).hexdigest()
@@ -266,8 +266,8 @@ def main():
             sys.exit(f"{cfg['pairs']} (sha256 {sha}) is not the pairs the states were computed from ({smeta['corpusSha256']})")
         lexical = Lexical(cfg["pairs"])
         assert len(lexical.doc) == n_pairs, (len(lexical.doc), n_pairs)
-        print(f"hybrid loss: alpha {hybrid['alpha']}; "
-              f"held-out hybrid MRR@10 {validate_hybrid(lexical, Head(w, b_enc), x_all, spans_all, held, cfg['topK']['query'], cfg['topK']['document'], hybrid['alpha'])}", file=sys.stderr)
+        alpha = hybrid["alpha"]
+        print(f"hybrid loss: alpha {alpha}", file=sys.stderr)
 
     head = Head(w, b_enc)
     w0 = head.w.clone()
@@ -278,7 +278,7 @@ def main():
     steps = int(cfg["epochs"] * len(train) / B)
     warm = cfg["warmupSteps"]
     log = open(cfg["log"], "w")
-    v0 = validate(head, x_all, spans_all, held, kq, kd)
+    v0 = validate(head, x_all, spans_all, held, kq, kd, lexical, alpha)
     print(f"step 0 held-out {v0}", file=sys.stderr)
     log.write(json.dumps({"step": 0, **{f"held_{k}": x for k, x in v0.items()}}) + "\n")
     started = time.time()
@@ -310,7 +310,7 @@ def main():
         else:
             lat = uq @ ud.t()
             lex = lexical.scores(pairs, list(pairs) + negs)
-            rank_loss = torch.nn.functional.cross_entropy(fused(lex, lat, hybrid["alpha"]) * log_scale.exp(), target)
+            rank_loss = torch.nn.functional.cross_entropy(fused(lex, lat, alpha) * log_scale.exp(), target)
         # FLOPS (Paria et al. 2020), ramped up quadratically as in SPLADE.
         ramp = min(1.0, (step / max(1, cfg["flopsRampSteps"])) ** 2)
         flops_q = (uq.mean(0) ** 2).sum()
@@ -338,19 +338,15 @@ def main():
                    "d_active": round((ud > 0).sum(1).float().mean().item(), 1),
                    "seconds": round(time.time() - started, 1)}
             if step % cfg["validateEvery"] == 0 or step == steps:
-                rec.update({f"held_{k}": x for k, x in validate(head, x_all, spans_all, held, kq, kd).items()})
-                if lexical is not None:
-                    rec["held_hybrid_mrr@10"] = validate_hybrid(lexical, head, x_all, spans_all, held, kq, kd, hybrid["alpha"])
+                rec.update({f"held_{k}": x for k, x in validate(head, x_all, spans_all, held, kq, kd, lexical, alpha).items()})
             log.write(json.dumps(rec) + "\n")
             log.flush()
             print(json.dumps(rec), file=sys.stderr)
-    final = validate(head, x_all, spans_all, held, kq, kd)
+    final = validate(head, x_all, spans_all, held, kq, kd, lexical, alpha)
     minutes = round((time.time() - started) / 60, 1)
-    objective = "InfoNCE (in-batch" + (" and BM25 hard" if hard is not None else "") + " negatives) + FLOPS"
-    if lexical is not None:
-        objective = "InfoNCE on the fused BM25 + latent score (in-batch" + (" and BM25 hard" if hard is not None else "") + " negatives) + FLOPS"
-        final["hybrid_mrr@10"] = validate_hybrid(lexical, head, x_all, spans_all, held, kq, kd, hybrid["alpha"])
-    training = {"objective": objective,
+    negatives = "in-batch" + (" and BM25 hard" if hard is not None else "") + " negatives"
+    on = " on the fused BM25 + latent score" if lexical is not None else ""
+    training = {"objective": f"InfoNCE{on} ({negatives}) + FLOPS",
                 "init": cfg["init"], "previous": meta.get("training", {}),
                 "pairs": len(train), "heldOutPairs": len(held), "steps": steps, "batch": B,
                 "epochs": cfg["epochs"], "tokens": smeta["tokens"], "config": {k: cfg[k] for k in sorted(cfg) if k not in ("init", "states", "out", "log")},
