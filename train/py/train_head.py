@@ -258,12 +258,24 @@ def main():
     # ranks, so the head is trained for what BM25 misses rather than to repeat it (the
     # complementary training of CLEAR, Gao et al. 2021, with Loupe's fusion in place of a margin).
     hybrid = cfg.get("hybridLoss")
+    repeat = cfg.get("sourceRepeat")
     lexical, alpha = None, None
-    if hybrid:
+    if hybrid or repeat:
         with open(cfg["pairs"], "rb") as f:
             sha = hashlib.sha256(f.read()).hexdigest()
         if sha != smeta["corpusSha256"]:
             sys.exit(f"{cfg['pairs']} (sha256 {sha}) is not the pairs the states were computed from ({smeta['corpusSha256']})")
+    if repeat:
+        # Source balance (optional): a pair whose source is listed is seen that many times an
+        # epoch, so widening the data with one kind of text need not dilute another.
+        with open(cfg["pairs"], encoding="utf-8") as f:
+            source = [json.loads(line)["source"] for line in f]
+        unknown = set(repeat) - set(source)
+        if unknown:
+            sys.exit(f"sourceRepeat names sources the pairs do not have: {sorted(unknown)}")
+        train = [p for p in train for _ in range(int(repeat.get(source[p], 1)))]
+        print(f"source repeat {repeat}: {len(train)} training pairs an epoch", file=sys.stderr)
+    if hybrid:
         lexical = Lexical(cfg["pairs"])
         assert len(lexical.doc) == n_pairs, (len(lexical.doc), n_pairs)
         alpha = hybrid["alpha"]
