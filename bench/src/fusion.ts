@@ -3,6 +3,10 @@
 // (normalised weighted sum at several lexical weights, and reciprocal-rank fusion), so the
 // choice in search/fusion.ts rests on numbers measured side by side.
 //
+// Each row also has "oracle α": the mean over queries of each query's best nDCG@10 over the
+// weighted-sum grid (lexical alone and latent alone included). No rule that picks α per query
+// from these lists can do better, so it says how much any query-adaptive fusion could find.
+//
 // With `--query-k 40,64` every query Top-K in the list is measured from the same document
 // vectors (the query K is an inference-time knob; the document K shapes the index).
 //
@@ -11,6 +15,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { docText, readEvalSet } from "@loupe/daemon/eval/beir";
+import { ndcgAt } from "@loupe/daemon/eval/metrics";
 import { scoreRankings as score } from "@loupe/daemon/eval/run";
 import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
 import { Encoder, type SparseVector } from "@loupe/daemon/model/encoder";
@@ -57,6 +62,16 @@ function sparsity(docs: SparseVector[], queries: SparseVector[], width: number) 
   };
 }
 
+/** Mean over queries of the best nDCG@10 any one of `rankings` (one list per query each) gives. */
+function oracle(set: Awaited<ReturnType<typeof readEvalSet>>, rankings: ReturnType<Bm25Index["search"]>[][]): number {
+  let sum = 0;
+  set.queries.forEach((q, i) => {
+    const relevant = set.qrels.get(q.id) ?? new Map<string, number>();
+    sum += Math.max(...rankings.map((r) => ndcgAt(r[i]!.map((h) => set.docs[h.doc]!.id), relevant, 10)));
+  });
+  return Math.round((sum / Math.max(1, set.queries.length)) * 10000) / 10000;
+}
+
 const rows = [];
 for (const dir of values.sets.split(",")) {
   const set = await readEvalSet(resolve(dir));
@@ -76,10 +91,14 @@ for (const dir of values.sets.split(",")) {
       set: dir, queries: set.queries.length, queryK, sparsity: sparsity(docVectors, queries, pack.manifest.sparseHead.saeWidth ?? 0),
       lexical: score(set, lex), latent: score(set, lat), "latent idf": score(set, latIdf),
     };
+    const wsum = [lex, lat];
     for (const g of grid) {
-      row[g.name] = score(set, lex.map((l, i) => fuse(l, lat[i]!, 100, g.fusion)));
+      const fused = lex.map((l, i) => fuse(l, lat[i]!, 100, g.fusion));
+      if (g.fusion.kind === "wsum") wsum.push(fused);
+      row[g.name] = score(set, fused);
       row[`idf ${g.name}`] = score(set, lex.map((l, i) => fuse(l, latIdf[i]!, 100, g.fusion)));
     }
+    row["oracle α"] = { "ndcg@10": oracle(set, wsum) };
     rows.push(row);
     process.stderr.write(`${JSON.stringify(row)}\n`);
   }
