@@ -273,7 +273,13 @@ def main():
         unknown = set(repeat) - set(source)
         if unknown:
             sys.exit(f"sourceRepeat names sources the pairs do not have: {sorted(unknown)}")
-        train = [p for p in train for _ in range(int(repeat.get(source[p], 1)))]
+        bad = {k: n for k, n in repeat.items() if not isinstance(n, int) or isinstance(n, bool) or n < 1}
+        if bad:
+            sys.exit(f"sourceRepeat counts must be whole numbers ≥ 1: {bad}")
+        # Held-out pairs were drawn above, so none is repeated. Two copies of a pair can land in
+        # one batch (one serves as the other's in-batch negative); with code seen twice in the
+        # broad set that happens about once in 24 batches.
+        train = [p for p in train for _ in range(repeat.get(source[p], 1))]
         print(f"source repeat {repeat}: {len(train)} training pairs an epoch", file=sys.stderr)
     if hybrid:
         lexical = Lexical(cfg["pairs"])
