@@ -193,9 +193,9 @@ class Lexical:
     hard_negatives.py, k1 0.9, b 0.6, statistics over the pairs' documents), for the hybrid loss:
     the lexical channel's scores that the latent channel is fused with at search time."""
 
-    def __init__(self, path, k1=0.9, b=0.6):
+    def __init__(self, pairs, k1=0.9, b=0.6):
+        """`pairs`: the pairs file's rows, in the states' order."""
         from hard_negatives import analyze
-        pairs = [json.loads(l) for l in open(path, encoding="utf-8")]
         docs = [Counter(analyze(p["d"])) for p in pairs]
         df = Counter(t for d in docs for t in d)
         n, lengths = len(docs), [sum(d.values()) for d in docs]
@@ -259,17 +259,22 @@ def main():
     # complementary training of CLEAR, Gao et al. 2021, with Loupe's fusion in place of a margin).
     hybrid = cfg.get("hybridLoss")
     repeat = cfg.get("sourceRepeat")
-    lexical, alpha = None, None
+    lexical, alpha, rows = None, None, None
+    n_train = len(train)
     if hybrid or repeat:
+        # Both read the pairs' texts: read and parse the file once, and only if it is the one
+        # the states were computed from.
         with open(cfg["pairs"], "rb") as f:
-            sha = hashlib.sha256(f.read()).hexdigest()
+            data = f.read()
+        sha = hashlib.sha256(data).hexdigest()
         if sha != smeta["corpusSha256"]:
             sys.exit(f"{cfg['pairs']} (sha256 {sha}) is not the pairs the states were computed from ({smeta['corpusSha256']})")
+        rows = [json.loads(line) for line in data.split(b"\n") if line.strip()]
+        assert len(rows) == n_pairs, (len(rows), n_pairs)
     if repeat:
         # Source balance (optional): a pair whose source is listed is seen that many times an
         # epoch, so widening the data with one kind of text need not dilute another.
-        with open(cfg["pairs"], encoding="utf-8") as f:
-            source = [json.loads(line)["source"] for line in f]
+        source = [r["source"] for r in rows]
         unknown = set(repeat) - set(source)
         if unknown:
             sys.exit(f"sourceRepeat names sources the pairs do not have: {sorted(unknown)}")
@@ -282,8 +287,7 @@ def main():
         train = [p for p in train for _ in range(repeat.get(source[p], 1))]
         print(f"source repeat {repeat}: {len(train)} training pairs an epoch", file=sys.stderr)
     if hybrid:
-        lexical = Lexical(cfg["pairs"])
-        assert len(lexical.doc) == n_pairs, (len(lexical.doc), n_pairs)
+        lexical = Lexical(rows)
         alpha = hybrid["alpha"]
         print(f"hybrid loss: alpha {alpha}", file=sys.stderr)
 
@@ -366,7 +370,7 @@ def main():
     on = " on the fused BM25 + latent score" if lexical is not None else ""
     training = {"objective": f"InfoNCE{on} ({negatives}) + FLOPS",
                 "init": cfg["init"], "previous": meta.get("training", {}),
-                "pairs": len(train), "heldOutPairs": len(held), "steps": steps, "batch": B,
+                "pairs": n_train, **({"pairsPerEpoch": len(train)} if len(train) != n_train else {}), "heldOutPairs": len(held), "steps": steps, "batch": B,
                 "epochs": cfg["epochs"], "tokens": smeta["tokens"], "config": {k: cfg[k] for k in sorted(cfg) if k not in ("init", "states", "out", "log")},
                 "heldOut": {"before": v0, "after": final}, "minutes": minutes,
                 "machine": cfg.get("machine", f"{os.cpu_count()} CPU cores"), "pairsSha256": smeta["corpusSha256"]}
