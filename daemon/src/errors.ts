@@ -15,6 +15,8 @@ export const ErrorCode = {
   IndexVersion: "INDEX_VERSION",
   /** The index holds latent vectors of another model pack. */
   IndexPackMismatch: "INDEX_PACK_MISMATCH",
+  /** Another writer (process or open index) holds the index folder's writer lock. */
+  IndexLocked: "INDEX_LOCKED",
   /** A workspace root is missing, not a folder, or unreadable. */
   WorkspaceRoot: "WORKSPACE_ROOT",
   /** A path given to read/similar/explain lies outside every workspace root (or escapes one by `..` or a symbolic link). */

@@ -1,6 +1,7 @@
 // The crash test's writer: opens the index in argv[2], continues after the last committed
 // batch, and commits batch after batch (merging now and then) until it is killed. It prints
-// "ready" once the index is open, so the parent can time its kill into the real work.
+// "ready" once the index is open and a line after each commit, so the parent can time its kill
+// into the real work.
 import { FsDirectory } from "../../daemon/dist/index/directory.js";
 import { Index } from "../../daemon/dist/index/index.js";
 import { batch } from "./crash-plan.mjs";
@@ -16,5 +17,6 @@ for (let b = (index.commitData?.batch ?? 0) + 1; ; b++) {
   for (const c of chunks) await index.add(c);
   for (const p of deletes) index.deletePath(p);
   await index.commit({ batch: b });
+  process.stdout.write(`committed ${b}\n`);
   if (b % 3 === 0) await index.merge();
 }

@@ -34,6 +34,7 @@ describe("index lifecycle", () => {
     const { dir, index } = await filled();
     const chunk = randomChunk(rng(1), 0);
     await index.add(randomChunk(rng(2), 999)); // never committed
+    await index.close();
     const again = await Index.open(dir, OPTS);
     const s = again.searcher();
     expect(s.liveDocs).toBe(50);
@@ -58,7 +59,8 @@ describe("index lifecycle", () => {
   });
 
   it("deletes files no manifest names, and leftovers of an interrupted commit", async () => {
-    const { dir } = await filled();
+    const { dir, index } = await filled();
+    await index.close();
     const named = new Set(await dir.list());
     await dir.write("s9_deadbeef.post", [Buffer.from("half a segment")]);
     await dir.write(`${META_FILE}.7.tmp`, [Buffer.from("half a manifest")]);
@@ -66,15 +68,27 @@ describe("index lifecycle", () => {
     expect(new Set(await dir.list())).toEqual(named);
   });
 
+  it("has one writer at a time: a second open is refused with INDEX_LOCKED until the first closes", async () => {
+    const { dir, index } = await filled();
+    const e = await openError(dir);
+    expect(e.code).toBe(ErrorCode.IndexLocked);
+    expect(e.message).toContain("only one Loupe daemon");
+    await index.close();
+    const again = await Index.open(dir, OPTS);
+    expect(again.searcher().liveDocs).toBe(50);
+  });
+
   it("refuses an index of another model pack, naming both and the way out", async () => {
-    const { dir } = await filled();
+    const { dir, index } = await filled();
+    await index.close();
     const e = await openError(dir, { ...OPTS, pack: "sha256:bbbb" });
     expect(e.code).toBe(ErrorCode.IndexPackMismatch);
     expect(e.message).toMatch(/sha256:aaaa.*sha256:bbbb.*loupe reindex/s);
   });
 
   it("refuses an index of another analyzer version", async () => {
-    const { dir } = await filled();
+    const { dir, index } = await filled();
+    await index.close();
     const e = await openError(dir, { ...OPTS, analyzer: 2 });
     expect(e.code).toBe(ErrorCode.IndexVersion);
     expect(e.message).toContain("loupe reindex");
@@ -84,6 +98,7 @@ describe("index lifecycle", () => {
     const { dir, index } = await filled(new MemoryDirectory(), 40);
     index.deletePath(index.searcher().chunk(0).path);
     await index.commit();
+    await index.close();
     const names = await dir.list();
     expect(names.some((n) => n.endsWith(".del"))).toBe(true);
     const random = rng(42);

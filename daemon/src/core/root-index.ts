@@ -11,7 +11,7 @@ import { join, relative, sep } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import { analyze, ANALYZER_VERSION } from "../analysis/analyzer.js";
 import { chunkFile, DEFAULT_LIMITS, type ChunkLimits } from "../chunk/index.js";
-import { isLoupeError } from "../errors.js";
+import { ErrorCode, isLoupeError } from "../errors.js";
 import { FsDirectory } from "../index/directory.js";
 import { Index, type Searcher } from "../index/index.js";
 import type { SparseVector } from "../model/encoder.js";
@@ -104,7 +104,8 @@ export class RootIndex {
     try {
       index = await Index.open(await FsDirectory.open(o.indexDir), options);
     } catch (e) {
-      if (!isLoupeError(e)) throw e;
+      // A locked index belongs to another writer: never delete it, say so.
+      if (!isLoupeError(e) || e.code === ErrorCode.IndexLocked) throw e;
       o.log?.(`${o.root}: ${e.message.split(";")[0]} — rebuilding the index from the files`);
       await rm(o.indexDir, { recursive: true, force: true });
       index = await Index.open(await FsDirectory.open(o.indexDir), options);
@@ -186,6 +187,7 @@ export class RootIndex {
     this.timer = null;
     await this.watcher?.close();
     await this.draining;
+    await this.index.close();
     for (const w of this.idleWaiters.splice(0)) w();
   }
 

@@ -5,6 +5,7 @@
 import { open, readdir, readFile, rename, rm, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCode, LoupeError } from "../errors.js";
+import { takePidLock } from "../pid-lock.js";
 
 export interface Directory {
   /** Where the files are, for messages. */
@@ -20,6 +21,22 @@ export interface Directory {
   remove(name: string): Promise<void>;
   /** Makes the folder's entries (creates, renames, deletes) durable. */
   sync(): Promise<void>;
+  /**
+   * Takes the folder's single-writer lock; resolves to its release. Throws INDEX_LOCKED while
+   * another writer (another process, or another open Index in this one) holds it.
+   */
+  lock(): Promise<() => Promise<void>>;
+}
+
+/** The writer lock's file name; the index never treats it (or its takeover guard) as garbage. */
+export const LOCK_FILE = "writer.lock";
+export const LOCK_FILES: ReadonlySet<string> = new Set([LOCK_FILE, `${LOCK_FILE}.takeover`]);
+
+function locked(location: string, pid: number): LoupeError {
+  return new LoupeError(
+    ErrorCode.IndexLocked,
+    `the index ${location} is open for writing in another process${pid > 0 ? ` (pid ${pid})` : ""}; only one Loupe daemon may use a cache folder at a time (stop the other with \`loupe daemon stop\`, or give this one its own LOUPE_CACHE_DIR)`,
+  );
 }
 
 function missing(location: string, name: string): LoupeError {
@@ -69,6 +86,24 @@ export class FsDirectory implements Directory {
     return rm(join(this.location, name), { force: true });
   }
 
+  /** Held locks of this process, by folder: a second writer in the same process is refused too. */
+  private static readonly held = new Set<string>();
+
+  async lock(): Promise<() => Promise<void>> {
+    if (FsDirectory.held.has(this.location)) throw locked(this.location, process.pid);
+    FsDirectory.held.add(this.location);
+    try {
+      const release = await takePidLock(join(this.location, LOCK_FILE), (pid) => locked(this.location, pid));
+      return async () => {
+        await release();
+        FsDirectory.held.delete(this.location);
+      };
+    } catch (e) {
+      FsDirectory.held.delete(this.location);
+      throw e;
+    }
+  }
+
   async sync(): Promise<void> {
     const dir = await open(this.location, "r");
     try {
@@ -112,4 +147,14 @@ export class MemoryDirectory implements Directory {
   }
 
   async sync(): Promise<void> {}
+
+  private isLocked = false;
+
+  async lock(): Promise<() => Promise<void>> {
+    if (this.isLocked) throw locked(this.location, process.pid);
+    this.isLocked = true;
+    return async () => {
+      this.isLocked = false;
+    };
+  }
 }

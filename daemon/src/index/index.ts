@@ -1,14 +1,14 @@
 // The index: a set of immutable segments named by one manifest, plus one writer's pending
 // changes. `add` and `deletePath` only touch memory; `commit` makes them durable and visible
 // in one step; `searcher()` returns a snapshot that later commits and merges never change, so
-// searches never wait for a writer. One process opens a given folder at a time (the daemon
-// will own its index folders, issue 6): opening deletes every file the manifest does not name,
-// which in a second process would include the first one's not-yet-committed segments. No lock
-// enforces this yet. Within the process, searchers may be many.
+// searches never wait for a writer. One writer opens a given folder at a time, enforced by the
+// directory's writer lock (`writer.lock`, the holder's pid; a dead holder's lock is taken over):
+// opening deletes every file the manifest does not name, which in a second writer would include
+// the first one's not-yet-committed segments. Searchers may be many.
 import { randomBytes } from "node:crypto";
 import { ErrorCode, LoupeError } from "../errors.js";
 import { Bitmap } from "./bitmap.js";
-import type { Directory } from "./directory.js";
+import { LOCK_FILES, type Directory } from "./directory.js";
 import { mergeSegments } from "./merge.js";
 import { DEFAULT_MERGE_POLICY, pickMerges, type MergePolicy } from "./merge-policy.js";
 import { decodeMeta, deletesFile, encodeMeta, filesOf, META_FILE, postFile, storeFile, type Meta, type SegmentMeta } from "./meta.js";
@@ -63,6 +63,27 @@ export class Index {
   /** Opens the index in `dir`, creating an empty one when the folder has no manifest. */
   static async open(dir: Directory, options: IndexOptions): Promise<Index> {
     const o: Required<IndexOptions> = { maxBufferedDocs: 50_000, mergePolicy: DEFAULT_MERGE_POLICY, ...options };
+    const release = await dir.lock();
+    try {
+      const index = await Index.openLocked(dir, o);
+      index.release = release;
+      return index;
+    } catch (e) {
+      await release();
+      throw e;
+    }
+  }
+
+  private release: (() => Promise<void>) | null = null;
+
+  /** Releases the writer lock once pending work is done; uncommitted changes are dropped. Searchers stay usable. */
+  async close(): Promise<void> {
+    await this.exclusive(async () => {});
+    await this.release?.();
+    this.release = null;
+  }
+
+  private static async openLocked(dir: Directory, o: Required<IndexOptions>): Promise<Index> {
     const names = await dir.list();
     let meta: Meta;
     if (!names.includes(META_FILE)) {
@@ -209,6 +230,7 @@ export class Index {
   /** Deletes files no manifest names (left by an interrupted commit or merge, or superseded). Pending flushed segments are kept. */
   private async cleanup(names: readonly string[]): Promise<void> {
     const keep = filesOf(this.meta);
+    for (const l of LOCK_FILES) keep.add(l);
     for (const f of this.flushed) {
       keep.add(postFile(f.meta.id));
       keep.add(storeFile(f.meta.id));
