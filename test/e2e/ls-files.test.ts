@@ -63,6 +63,19 @@ describe("loupe ls-files", () => {
     expect(r.stdout).toMatch(/^\.gitignore\nsrc\/app\.ts\nskipped: logo\.png — binary/);
     expect(r.stdout).toMatch(/skipped: src\/app\.log — ignored by \.gitignore: \*\.log\n$/);
   });
+  it("skips secret files with a reason that says how to re-include them", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "loupe-ls-files-secrets-"));
+    try {
+      await writeFile(join(dir, ".env"), "API_KEY=hunter2\n");
+      await writeFile(join(dir, ".env.example"), "API_KEY=\n");
+      const r = await loupe("ls-files", dir, "--skipped", "--quiet");
+      expect(r.stdout).toBe(".env.example\nskipped: .env — secret (default deny list; re-include with !.env in .loupeignore)\n");
+      await writeFile(join(dir, ".loupeignore"), "!.env\n");
+      expect((await loupe("ls-files", dir, "--quiet")).stdout).toBe(".env\n.env.example\n.loupeignore\n");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
   it("refuses a missing root with an actionable message", async () => {
     const r = await loupe("ls-files", join(root, "missing"));
     expect(r.code).toBe(1);

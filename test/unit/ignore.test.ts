@@ -1,13 +1,16 @@
 // Tier: unit (no model; real temp folders, since reading the file system is the point). The
 // workspace ignore rules and walker: gitignore semantics (checked against git itself where git is
-// installed), defaults, content checks, symbolic links, unreadable folders.
+// installed), defaults (the secrets deny list among them), content checks, symbolic links,
+// unreadable folders.
 import { execFileSync } from "node:child_process";
 import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { LoupeError } from "../../daemon/src/errors.js";
-import { contentSkipReason, DEFAULT_MAX_FILE_BYTES, IgnoreRules, rebasePattern, walkWorkspace } from "../../daemon/src/workspace/ignore.js";
+import {
+  contentSkipReason, DEFAULT_MAX_FILE_BYTES, DEFAULT_SECRET_FILES, IgnoreRules, readWorkspaceFile, rebasePattern, RulesCache, walkWorkspace,
+} from "../../daemon/src/workspace/ignore.js";
 
 const made: string[] = [];
 afterAll(async () => {
@@ -79,13 +82,107 @@ describe("IgnoreRules", () => {
   });
 });
 
+/** `n` lines of French in Latin-1: 8 accented letters in every 46 bytes, each an invalid UTF-8 byte (17%). */
+function latin1(n: number): Buffer {
+  return Buffer.from("Le café crème est brûlé à côté de la fenêtre.\n".repeat(n), "latin1");
+}
+
 describe("contentSkipReason", () => {
-  it("tells text from binary and invalid UTF-8", () => {
+  it("tells text from binary and from text in another encoding", () => {
     expect(contentSkipReason(Buffer.from("héllo 世界\n"))).toBeNull();
     expect(contentSkipReason(Buffer.from([0x61, 0x00, 0x62]))).toMatch(/^binary/);
-    expect(contentSkipReason(Buffer.from([0x61, 0xff, 0xfe]))).toBe("invalid UTF-8");
+    // A few stray bytes are replaced, not a reason to drop the file.
+    expect(contentSkipReason(Buffer.from([0x61, 0xff, 0xfe]))).toBeNull();
+    expect(contentSkipReason(latin1(3))).toBe("not UTF-8 (17% invalid bytes; Latin-1 or another encoding?)");
     // A NUL past the first 8 KiB is not a binary marker (but still valid UTF-8).
     expect(contentSkipReason(Buffer.concat([Buffer.alloc(9000, 0x61), Buffer.from([0])]))).toBeNull();
+  });
+});
+
+describe("decoding", () => {
+  it("indexes a file with a stray invalid byte, with U+FFFD in its place", async () => {
+    const bytes = Buffer.concat([Buffer.from("# Notes\nthe price is 5 "), Buffer.from([0xff]), Buffer.from(" a month\n")]);
+    const root = await tree({ "notes.md": bytes });
+    const { files, skipped } = await walkWorkspace(root, { keepText: true });
+    expect(skipped).toEqual([]);
+    expect(files).toMatchObject([{ path: "notes.md", size: bytes.length, text: "# Notes\nthe price is 5 \uFFFD a month\n" }]);
+    // The single-file read (watcher, read tool) returns the same size and text, so hashes agree.
+    expect(await readWorkspaceFile(join(root, "notes.md"))).toMatchObject({ size: bytes.length, text: files[0]!.text });
+  });
+  it("skips a Latin-1 file, naming the likely encoding", async () => {
+    const root = await tree({ "lettre.txt": latin1(40) });
+    const { files, reasons } = await walk(root);
+    expect(files).toEqual([]);
+    expect(reasons).toEqual({ "lettre.txt": "not UTF-8 (17% invalid bytes; Latin-1 or another encoding?)" });
+    expect(await readWorkspaceFile(join(root, "lettre.txt"))).toEqual({ skip: reasons["lettre.txt"] });
+  });
+});
+
+const secret = (pattern: string) => `secret (default deny list; re-include with !${pattern} in .loupeignore)`;
+
+/** A path for every pattern of the deny list (some patterns get two, to show depth and variants). */
+const SECRET_SAMPLES: Record<string, string[]> = {
+  ".env": [".env", "app/.env"],
+  ".env.*": [".env.local", "config/.env.production"],
+  "*.pem": ["certs/server.pem"],
+  "*.key": ["tls/server.key"],
+  "*.p12": ["signing/cert.p12"],
+  "*.pfx": ["signing/cert.pfx"],
+  "*.jks": ["android/release.jks"],
+  "*.keystore": ["android/debug.keystore"],
+  "*.ppk": ["putty.ppk"],
+  id_rsa: [".ssh/id_rsa"],
+  id_dsa: [".ssh/id_dsa"],
+  id_ecdsa: [".ssh/id_ecdsa"],
+  id_ed25519: [".ssh/id_ed25519"],
+  id_ecdsa_sk: [".ssh/id_ecdsa_sk"],
+  id_ed25519_sk: [".ssh/id_ed25519_sk"],
+  "*.kdbx": ["passwords.kdbx"],
+  ".npmrc": [".npmrc"],
+  ".pypirc": [".pypirc"],
+  ".netrc": [".netrc"],
+  ".pgpass": [".pgpass"],
+  ".git-credentials": [".git-credentials"],
+  ".htpasswd": ["public/.htpasswd"],
+  credentials: [".aws/credentials"],
+  "credentials.json": ["credentials.json"],
+  "**/.docker/config.json": [".docker/config.json", "home/.docker/config.json"],
+  "secrets.yml": ["config/secrets.yml"],
+  "secrets.yaml": ["secrets.yaml"],
+  "secrets.json": ["secrets.json"],
+  "*.tfvars": ["infra/prod.tfvars"],
+  "*.tfvars.json": ["infra/prod.tfvars.json"],
+  "terraform.tfstate*": ["infra/terraform.tfstate", "infra/terraform.tfstate.backup"],
+  "service-account*.json": ["service-account-prod.json"],
+};
+
+/** Files near the deny list that hold nothing secret: templates, public keys, code in a folder named like a secret. */
+const NOT_SECRET = [".env.example", ".env.sample", ".env.template", ".env.dist", ".ssh/id_rsa.pub", "src/credentials/index.ts", "docker/config.json", "docs/secrets.md"];
+
+describe("the secrets deny list", () => {
+  it("has a sample path in this test for every pattern", () => {
+    expect(DEFAULT_SECRET_FILES.filter((p) => !p.startsWith("!")).sort()).toEqual(Object.keys(SECRET_SAMPLES).sort());
+  });
+  it("skips every kind of secret file with the secret reason, and keeps templates and public keys", async () => {
+    const samples = Object.entries(SECRET_SAMPLES).flatMap(([pattern, paths]) => paths.map((path) => [path, pattern] as const));
+    const root = await tree(Object.fromEntries([...samples.map(([path]) => [path, "TOKEN=hunter2\n"]), ...NOT_SECRET.map((p) => [p, "x\n"])]));
+    const { files, reasons } = await walk(root);
+    expect(files.sort()).toEqual([...NOT_SECRET].sort());
+    expect(reasons).toEqual(Object.fromEntries(samples.map(([path, pattern]) => [path, secret(pattern)])));
+  });
+  it("refuses them on the single-path check the watcher and the read tool use", async () => {
+    const root = await tree({ ".env": "API_KEY=x\n", ".aws/credentials": "x\n", ".env.example": "API_KEY=\n" });
+    const rules = new RulesCache(root);
+    expect(rules.check(".env", false)).toBe(secret(".env"));
+    expect(rules.check(".aws/credentials", false)).toBe(secret("credentials"));
+    expect(rules.check(".env.example", false)).toBeNull();
+  });
+  it("lets !.env in .loupeignore re-include .env, and only it", async () => {
+    const root = await tree({ ".loupeignore": "!.env\n", ".env": "API_KEY=x\n", ".env.local": "API_KEY=y\n" });
+    const { files, reasons } = await walk(root);
+    expect(files).toEqual([".env", ".loupeignore"]);
+    expect(reasons).toEqual({ ".env.local": secret(".env.*") });
+    expect(new RulesCache(root).check(".env", false)).toBeNull();
   });
 });
 
@@ -153,7 +250,7 @@ describe("walkWorkspace", () => {
     expect(files.sort()).toEqual(fromGit);
   });
 
-  it("skips default folders and lock files, binaries, oversized files, invalid UTF-8 and symbolic links, each once", async () => {
+  it("skips default folders and lock files, binaries, oversized files, text not in UTF-8 and symbolic links, each once", async () => {
     const root = await tree({
       "src/a.ts": "export const a = 1;\n",
       "node_modules/x/index.js": "x",
@@ -162,7 +259,7 @@ describe("walkWorkspace", () => {
       "package-lock.json": "{}",
       "go/go.sum": "x",
       "image.png": Buffer.from([0x89, 0x50, 0x00, 0x01]),
-      "bad.txt": Buffer.from([0x61, 0xff, 0xfe, 0x62]),
+      "bad.txt": latin1(3),
       "big.txt": Buffer.alloc(2048, 0x61),
       "just-right.txt": Buffer.alloc(1024, 0x61),
     });
@@ -171,7 +268,7 @@ describe("walkWorkspace", () => {
     const { files, reasons } = await walk(root, 1024);
     expect(files).toEqual(["just-right.txt", "src/a.ts"]);
     expect(reasons).toEqual({
-      "bad.txt": "invalid UTF-8",
+      "bad.txt": "not UTF-8 (17% invalid bytes; Latin-1 or another encoding?)",
       "big.txt": "larger than 1024 bytes (2048 bytes)",
       "go/go.sum": "ignored by default rule (lock file): go.sum",
       "image.png": "binary (NUL byte in the first 8 KiB)",

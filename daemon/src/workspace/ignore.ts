@@ -4,8 +4,8 @@
 //   patterns are rebased onto root-relative paths and appended to one rule list per folder, so
 //   git's own precedence falls out: later rules win, deeper files come later than shallower
 //   ones, `.loupeignore` comes after `.gitignore` in the same folder (so it can re-include with
-//   `!`), and a file inside an excluded folder cannot be re-included. `contentSkipReason` judges
-//   bytes (binary, invalid UTF-8).
+//   `!`), and a file inside an excluded folder cannot be re-included. `decodeText` judges bytes
+//   (binary, mostly not UTF-8) and decodes the rest leniently.
 // - `walkWorkspace`: a small walker that reads folders and files, never follows symbolic links
 //   (so no loops), never opens anything but regular files, and reports every skipped path once
 //   (a skipped folder, not each file inside it) with a reason.
@@ -28,6 +28,50 @@ export const DEFAULT_IGNORED_DIRS: readonly string[] = [
 /** Lock files, skipped at any depth unless re-included with `!name`. */
 export const DEFAULT_LOCK_FILES: readonly string[] = [
   "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "Cargo.lock", "poetry.lock", "Gemfile.lock", "composer.lock", "go.sum",
+];
+/**
+ * Files that commonly hold secrets (keys, tokens, passwords), skipped at any depth so that they
+ * are neither indexed nor served by `read`; a rule file re-includes one with `!pattern`. Entries
+ * are gitignore patterns over file names (folders of these names are still walked: a source
+ * folder called `credentials/` is code, not a secret); a `!` entry keeps a harmless template.
+ */
+export const DEFAULT_SECRET_FILES: readonly string[] = [
+  ".env", // dotenv: API keys and passwords for local runs
+  ".env.*", // per-environment dotenv files (.env.local, .env.production)
+  "!.env.example", // dotenv templates carry names without values and document the setup
+  "!.env.sample",
+  "!.env.template",
+  "!.env.dist",
+  "*.pem", // PEM private keys (and certificates, which rarely matter for search)
+  "*.key", // private keys (TLS, signing)
+  "*.p12", // PKCS#12 bundles: a private key with its certificate
+  "*.pfx", // PKCS#12 under its Windows name
+  "*.jks", // Java keystores
+  "*.keystore", // Java and Android keystores
+  "*.ppk", // PuTTY private keys
+  "id_rsa", // SSH private keys; the `.pub` halves are public and stay indexed
+  "id_dsa",
+  "id_ecdsa",
+  "id_ed25519",
+  "id_ecdsa_sk",
+  "id_ed25519_sk",
+  "*.kdbx", // KeePass password databases
+  ".npmrc", // npm registry auth tokens
+  ".pypirc", // PyPI upload credentials
+  ".netrc", // machine logins and passwords for curl, git, ftp
+  ".pgpass", // PostgreSQL passwords
+  ".git-credentials", // git's credential store: tokens in plain text
+  ".htpasswd", // Apache password hashes
+  "credentials", // AWS (.aws/credentials) and other CLIs' credential files
+  "credentials.json", // Google OAuth client secrets and similar
+  "**/.docker/config.json", // Docker registry auth
+  "secrets.yml", // Rails and other frameworks' secrets files
+  "secrets.yaml",
+  "secrets.json",
+  "*.tfvars", // Terraform variable values, often passwords and tokens
+  "*.tfvars.json",
+  "terraform.tfstate*", // Terraform state (and its backups) stores resource secrets in plain text
+  "service-account*.json", // Google Cloud service account keys
 ];
 /** Rule files read in every folder, in this order (the later one wins). */
 export const IGNORE_FILES: readonly string[] = [".gitignore", ".loupeignore"];
@@ -64,11 +108,24 @@ export function rebasePattern(line: string, base: string): string | null {
 export class IgnoreRules {
   private constructor(private readonly ig: Ignore) {}
 
-  /** Loupe's defaults alone (dependency and build folders, lock files). */
+  /**
+   * Loupe's defaults alone (secret files, dependency and build folders, lock files). A rule's
+   * mark is the whole reason `check` reports. Secrets come first: each of their patterns is
+   * followed by its folder form negated (so only files match), and a later default folder rule
+   * must still win over that negation.
+   */
   static defaults(): IgnoreRules {
     const ig = ignore({ ignorecase: false });
-    ig.add(DEFAULT_IGNORED_DIRS.map((d) => ({ pattern: `${d}/`, mark: `default rule (dependency or build folder): ${d}/` })));
-    ig.add(DEFAULT_LOCK_FILES.map((f) => ({ pattern: f, mark: `default rule (lock file): ${f}` })));
+    for (const p of DEFAULT_SECRET_FILES) {
+      if (p.startsWith("!")) {
+        ig.add({ pattern: p, mark: "" });
+        continue;
+      }
+      ig.add({ pattern: p, mark: `secret (default deny list; re-include with !${p} in .loupeignore)` });
+      ig.add({ pattern: `!${p}/`, mark: "" });
+    }
+    ig.add(DEFAULT_IGNORED_DIRS.map((d) => ({ pattern: `${d}/`, mark: `ignored by default rule (dependency or build folder): ${d}/` })));
+    ig.add(DEFAULT_LOCK_FILES.map((f) => ({ pattern: f, mark: `ignored by default rule (lock file): ${f}` })));
     return new IgnoreRules(ig);
   }
 
@@ -80,7 +137,7 @@ export class IgnoreRules {
     const patterns = [];
     for (const line of text.replace(/^\uFEFF/, "").split("\n")) {
       const pattern = rebasePattern(line, base);
-      if (pattern !== null) patterns.push({ pattern, mark: `${source}: ${line.replace(/\r$/, "").trim()}` });
+      if (pattern !== null) patterns.push({ pattern, mark: `ignored by ${source}: ${line.replace(/\r$/, "").trim()}` });
     }
     if (patterns.length === 0) return this;
     return new IgnoreRules(ignore({ ignorecase: false }).add(this.ig).add(patterns));
@@ -92,22 +149,86 @@ export class IgnoreRules {
     if (VCS_DIRS.includes(name)) return "version-control folder";
     const result = this.ig.test(isDir ? `${path}/` : path);
     if (!result.ignored) return null;
-    const mark = result.rule?.mark;
-    return mark ? `ignored by ${mark}` : "ignored";
+    return result.rule?.mark || "ignored";
   }
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-/** Why a file with these bytes is skipped (binary, invalid UTF-8), or null for text. */
-export function contentSkipReason(bytes: Uint8Array): string | null {
-  if (bytes.subarray(0, BINARY_PROBE_BYTES).includes(0)) return "binary (NUL byte in the first 8 KiB)";
-  try {
-    utf8.decode(bytes);
-  } catch {
-    return "invalid UTF-8";
+/**
+ * How many bytes are not part of a well-formed UTF-8 sequence. Each maximal invalid subpart
+ * counts with all its bytes (a truncated 3-byte sequence is 2 bytes), matching where the WHATWG
+ * decoder puts its U+FFFD replacements.
+ */
+export function invalidUtf8Bytes(bytes: Uint8Array): number {
+  let invalid = 0;
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    // The sequence length and the range its second byte must fall in (which rules out overlong
+    // forms, surrogates and code points above U+10FFFF).
+    let need = 0, lo = 0x80, hi = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) need = 1;
+    else if (b >= 0xe0 && b <= 0xef) {
+      need = 2;
+      if (b === 0xe0) lo = 0xa0;
+      else if (b === 0xed) hi = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3;
+      if (b === 0xf0) lo = 0x90;
+      else if (b === 0xf4) hi = 0x8f;
+    }
+    if (need === 0) {
+      invalid++;
+      i++;
+      continue;
+    }
+    let j = 1;
+    while (j <= need && i + j < bytes.length) {
+      const c = bytes[i + j]!;
+      if (j === 1 ? c < lo || c > hi : c < 0x80 || c > 0xbf) break;
+      j++;
+    }
+    if (j > need) i += j;
+    else {
+      invalid += j;
+      i += j;
+    }
   }
-  return null;
+  return invalid;
+}
+
+/**
+ * The text of a file with these bytes, or why it is skipped. Binary: a NUL byte in the first
+ * 8 KiB. Otherwise the bytes decode leniently (each invalid sequence becomes U+FFFD), so a stray
+ * byte in a source file costs one character, not the whole file. A file is skipped as not UTF-8
+ * only when over 1% of its bytes are invalid, and at least 4 of them: that is text in another
+ * encoding (Latin-1 prose has an accented letter every few dozen bytes) whose words would be cut
+ * apart by replacements, while a short file with a stray byte or two is still worth indexing.
+ * The text keeps a byte order mark, as Buffer decoding always has, so content hashes stay stable.
+ */
+export function decodeText(bytes: Uint8Array): { text: string } | { skip: string } {
+  if (bytes.subarray(0, BINARY_PROBE_BYTES).includes(0)) return { skip: "binary (NUL byte in the first 8 KiB)" };
+  try {
+    return { text: utf8.decode(bytes) };
+  } catch {
+    // Not well-formed: count the damage below.
+  }
+  const invalid = invalidUtf8Bytes(bytes);
+  if (invalid >= 4 && invalid * 100 > bytes.length) {
+    return { skip: `not UTF-8 (${Math.round((invalid * 100) / bytes.length)}% invalid bytes; Latin-1 or another encoding?)` };
+  }
+  return { text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8") };
+}
+
+/** Why a file with these bytes is skipped (binary, mostly not UTF-8), or null for text. */
+export function contentSkipReason(bytes: Uint8Array): string | null {
+  const r = decodeText(bytes);
+  return "skip" in r ? r.skip : null;
 }
 
 export interface WalkOptions {
@@ -228,8 +349,9 @@ export async function walkWorkspace(root: string, options: WalkOptions = {}): Pr
 }
 
 /**
- * Reads one file the way the walk does: only a regular file, at most `maxBytes`, text in valid
- * UTF-8 without NUL bytes; otherwise the reason it is skipped ("vanished while reading" when it
+ * Reads one file the way the walk does: only a regular file, at most `maxBytes`, text as
+ * `decodeText` decodes it (its `size` is the bytes read, its text what the caller hashes);
+ * otherwise the reason it is skipped ("vanished while reading" when it
  * no longer exists). When `unchanged(size, mtimeMs)` says so, the content is not read (`text`
  * absent).
  */
@@ -261,9 +383,9 @@ export async function readWorkspaceFile(
     return { skip: `unreadable (${code})` };
   }
   if (bytes.length > maxBytes) return { skip: `larger than ${maxBytes} bytes (${bytes.length} bytes)` };
-  const reason = contentSkipReason(bytes);
-  if (reason) return { skip: reason };
-  return { size: bytes.length, mtimeMs, text: bytes.toString("utf8") };
+  const decoded = decodeText(bytes);
+  if ("skip" in decoded) return decoded;
+  return { size: bytes.length, mtimeMs, text: decoded.text };
 }
 
 /**
