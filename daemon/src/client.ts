@@ -14,6 +14,7 @@ import {
 } from "vscode-languageserver-protocol/node";
 import { ErrorCode, LoupeError, type ErrorCode as Code } from "./errors.js";
 import { cacheDir as defaultCacheDir, socketPath as defaultSocketPath } from "./paths.js";
+import { lockHolder } from "./pid-lock.js";
 import {
   Requests, type ErrorData, type ExplainParams, type ExplainResult, type ReadParams, type ReadResult, type RootStatus, type SearchParams,
   type SearchResult, type SimilarParams, type StatusResult,
@@ -74,10 +75,15 @@ export async function startDaemonProcess(o: Required<Pick<ClientOptions, "socket
       // Not listening yet.
     }
     if (exited !== null) {
-      // Another client may have started one at the same time: ours lost the lock; use theirs.
+      // Another client may have started one at the same time: ours lost the lock; use theirs,
+      // waiting while it is still starting (it holds the lock before it listens).
       try {
         return await connectSocket(o.socketPath);
       } catch {
+        if ((await lockHolder(`${o.socketPath}.lock`)) !== null && Date.now() < deadline) {
+          await sleep(100);
+          continue;
+        }
         const tail = (await readFile(logFile, "utf8").catch(() => "")).trim().split("\n").slice(-5).join("\n");
         throw new LoupeError(ErrorCode.DaemonUnavailable, `the Loupe daemon exited with code ${exited} while starting. Its log (${logFile}) ends:\n${tail}`);
       }
@@ -187,8 +193,10 @@ export class DaemonClient {
   status(): Promise<StatusResult> {
     return this.call(Requests.status as unknown as RequestType<void, StatusResult, ErrorData>, undefined);
   }
-  addRoot(root: string, o: { wait?: boolean; onProgress?: (p: Progress) => void } = {}): Promise<RootStatus> {
-    return this.withProgress(o.onProgress, (token) => this.call(Requests.addRoot, { root, wait: o.wait ?? false, ...(token ? { workDoneToken: token } : {}) }));
+  /** Adds a root; `session`: only while this connection is open, not remembered (see RootStatus.lifetime). */
+  addRoot(root: string, o: { wait?: boolean; session?: boolean; onProgress?: (p: Progress) => void } = {}): Promise<RootStatus> {
+    return this.withProgress(o.onProgress, (token) =>
+      this.call(Requests.addRoot, { root, wait: o.wait ?? false, ...(o.session ? { session: true } : {}), ...(token ? { workDoneToken: token } : {}) }));
   }
   removeRoot(root: string): Promise<StatusResult> {
     return this.call(Requests.removeRoot, { root });

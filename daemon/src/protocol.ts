@@ -10,6 +10,31 @@ import { RequestType, RequestType0, type ProgressToken } from "vscode-languagese
 /** Bumped whenever a request or result changes incompatibly; `initialize` reports it. */
 export const PROTOCOL_VERSION = 1;
 
+/**
+ * Bounds on every input the daemon and its adapters accept (CLI, socket, MCP stdio and HTTP).
+ * Anything over a bound is refused with BAD_ARGUMENT and a message naming the bound, never
+ * truncated silently, so a client can never make the daemon encode, buffer or echo more than
+ * these sizes allow.
+ */
+export const LIMITS = {
+  /** Characters in a `search` or `explain` query. About 8 encoder windows: a question, an identifier or a pasted paragraph; for a longer passage use `similar` on a file range. */
+  queryChars: 4_096,
+  /** Hits per page. */
+  k: 100,
+  /** How deep paging goes: `offset + k` never passes it. */
+  depth: 1_000,
+  /** Entries in one filter list (`paths`, `exclude`, `kinds`, `languages`, `roots`). */
+  filterEntries: 64,
+  /** Characters in one filter entry (a glob, a language, a root path) and in a `path` argument. */
+  pathChars: 4_096,
+  /** Lines one `read` returns (from `startLine`; the default when no `endLine` is given is 200). */
+  readLines: 2_000,
+  /** Characters of the passage `similar` encodes: a longer line range is cut to its first this many characters. */
+  passageChars: 8_000,
+  /** Bytes in one JSON-RPC message on the daemon's socket; a longer message closes that connection. */
+  messageBytes: 4 << 20,
+} as const;
+
 export const SEARCH_MODES = ["hybrid", "lexical", "latent"] as const;
 export type SearchMode = (typeof SEARCH_MODES)[number];
 /** A file's kind, for filtering: source code or notes (markdown, plain text and the rest). */
@@ -154,6 +179,13 @@ export interface RootStatus {
   indexBytes: number;
   indexDir: string;
   lastError: string | null;
+  /**
+   * saved: added with `loupe index` (or `addRoot` without `session`), remembered in roots.json
+   * across restarts until `remove-root`; session: added by a client session (an MCP server's
+   * `--root`), served while a connection that added it is open, then closed (its index stays in
+   * the cache, so the next session starts where this one ended).
+   */
+  lifetime: "saved" | "session";
 }
 
 export interface StatusResult {
@@ -170,6 +202,8 @@ export interface StatusResult {
 
 export interface AddRootParams {
   root: string;
+  /** A session root: served while this connection is open, not remembered (see RootStatus.lifetime). Default false. */
+  session?: boolean;
   /** Resolve only when the root's first indexing is done (with `$/progress` on `workDoneToken`). */
   wait?: boolean;
   workDoneToken?: ProgressToken;

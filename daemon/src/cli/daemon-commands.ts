@@ -11,6 +11,7 @@ import { cacheDir, socketPath } from "../paths.js";
 import { SEARCH_MODES, type RootStatus, type SearchMode, type StatusResult } from "../protocol.js";
 import { startDaemon } from "../server/daemon.js";
 import { progressReporter } from "./progress.js";
+import { quotePath } from "./quote.js";
 
 export interface DaemonCliContext {
   values: {
@@ -178,8 +179,9 @@ export async function cmdSearch(ctx: DaemonCliContext, args: string[]): Promise<
   const k = ctx.positiveInt("k", ctx.values.k, 10, 100);
   const client = await connect(ctx);
   try {
-    let roots: string[] | undefined;
-    if (ctx.values.root) roots = [(await indexRoot(ctx, client, ctx.values.root)).root];
+    // --root only narrows the search to a root already added: a typo or a home folder must not
+    // start indexing a huge tree behind a search (the daemon says how to add it).
+    const roots = ctx.values.root ? [resolve(ctx.values.root)] : undefined;
     const result = await client.search({ query, mode, k, ...(roots ? { roots } : {}), ...(ctx.values.path ? { paths: ctx.values.path } : {}), ...(ctx.values.exclude ? { exclude: ctx.values.exclude } : {}) });
     if (ctx.values.json) {
       process.stdout.write(JSON.stringify(result) + "\n");
@@ -188,7 +190,7 @@ export async function cmdSearch(ctx: DaemonCliContext, args: string[]): Promise<
     if (result.indexing) process.stderr.write(`note: still indexing (${result.indexing.done}/${result.indexing.total} files); results are partial\n`);
     if (result.hits.length === 0) process.stdout.write("no results\n");
     for (const h of result.hits) {
-      const where = `${h.path}:${h.startLine}-${h.endLine}`;
+      const where = `${quotePath(h.path)}:${h.startLine}-${h.endLine}`;
       const concepts = h.concepts.slice(0, 3).map((c) => c.label.split(/[,;]/)[0]!.trim()).filter((l) => l !== "");
       process.stdout.write(`${where}  ${h.score.toFixed(4)}${h.symbol ? `  ${h.symbol}` : ""}\n    ${h.snippet.slice(0, 160)}\n` + (concepts.length ? `    concepts: ${concepts.join(" · ")}\n` : ""));
     }

@@ -17,6 +17,7 @@ import { loadPack, type ModelPack } from "../model/pack.js";
 import { cacheDir } from "../paths.js";
 import { walkWorkspace } from "../workspace/ignore.js";
 import { progressReporter } from "./progress.js";
+import { quotePath } from "./quote.js";
 import { MCP_USAGE, runMcpCommand } from "../mcp/server.js";
 import { cmdDaemon, cmdIndex, cmdLsp, cmdReindex, cmdRemoveRoot, cmdSearch, cmdStatus, type DaemonCliContext } from "./daemon-commands.js";
 
@@ -27,7 +28,8 @@ Usage:
       Add the folder to the daemon (starting it when needed), show progress until it is indexed;
       the daemon keeps watching it afterwards.
   loupe search <query> [--root DIR] [--path GLOB]... [--exclude GLOB]... [--mode hybrid|lexical|latent] [--k N] [--json]
-      Search every indexed root (--root DIR: index DIR first if needed, search only it).
+      Search every indexed root (--root DIR: only that root; it must have been added with
+      \`loupe index DIR\`, so a typo never starts indexing a large folder).
       --path/--exclude: root-relative globs (src/**/*.ts). --json: {query, mode, hits: [{root, path,
       file, startLine, endLine, score, snippet, symbol, language, kind, concepts}], nextOffset, indexing}.
   loupe status [--json]            roots, files, chunks, pending changes, model pack
@@ -55,7 +57,9 @@ Usage:
   loupe ls-files [ROOT] [--skipped] [--json]
       List the files under ROOT (default: .) that would be indexed; --skipped also lists every
       skipped path with its reason (.gitignore, .git/info/exclude, .loupeignore, defaults,
-      binary, over 1 MiB, invalid UTF-8, symbolic link, unreadable). --json: one object
+      secret (.env, private keys, credential files; re-include with !pattern in .loupeignore),
+      binary, over 1 MiB, not UTF-8, symbolic link, unreadable). Paths with control characters,
+      " or \\ are printed quoted, with C escapes. --json: one object
       {"root", "files", "skipped": [{"path", "reason"}]}.
 
 Model options (eval, encode, pack, and daemon start / any command that starts the daemon):
@@ -101,6 +105,29 @@ const OPTIONS = {
   version: { type: "boolean" },
   http: { type: "string" }, // loupe mcp (which parses its own arguments, --root repeatable)
 } satisfies ParseArgsConfig["options"];
+
+/**
+ * `argv` with each value-taking option that is followed by a negative number joined into
+ * `--name=value`: parseArgs reads `-1` as an option of its own and fails with "argument is
+ * ambiguous", where the option's own check says what range it takes.
+ */
+export function joinNegativeValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--") {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const name = arg.startsWith("--") ? arg.slice(2) : null;
+    const next = argv[i + 1];
+    if (name !== null && Object.hasOwn(OPTIONS, name) && OPTIONS[name as keyof typeof OPTIONS].type === "string" && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
 
@@ -248,15 +275,15 @@ async function cmdLsFiles(values: Values, positionals: string[]): Promise<void> 
     process.stdout.write(JSON.stringify({ root, files: files.map((f) => f.path), skipped }) + "\n");
     return;
   }
-  let out = files.map((f) => `${f.path}\n`).join("");
-  if (values.skipped) out += skipped.map((s) => `skipped: ${s.path} — ${s.reason}\n`).join("");
+  let out = files.map((f) => `${quotePath(f.path)}\n`).join("");
+  if (values.skipped) out += skipped.map((s) => `skipped: ${quotePath(s.path)} — ${s.reason}\n`).join("");
   process.stdout.write(out);
 }
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(argv), options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
     process.stderr.write(`loupe: ${(e as Error).message}\nRun \`loupe --help\` for usage.\n`);
     return 2;

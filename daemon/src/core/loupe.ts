@@ -4,7 +4,8 @@
 // answered over them. Requests and results are the plain data types of protocol.ts; bad
 // arguments are LoupeErrors with codes the adapters map to their own error shapes.
 import { createHash } from "node:crypto";
-import { readdir, realpath, stat } from "node:fs/promises";
+import picomatch from "picomatch";
+import { readdir, realpath, rm, stat } from "node:fs/promises";
 import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { analyze } from "../analysis/analyzer.js";
 import { ErrorCode, LoupeError } from "../errors.js";
@@ -14,12 +15,12 @@ import type {
   Concept, ExplainParams, ExplainResult, FileKind, IndexingProgress, ReadParams, ReadResult, RootStatus, SearchFilters,
   SearchHit, SearchMode, SearchParams, SearchResult, SimilarParams,
 } from "../protocol.js";
-import { SEARCH_MODES } from "../protocol.js";
+import { LIMITS, SEARCH_MODES } from "../protocol.js";
 import { contentKind, DEFAULT_FUSION, fuse } from "../search/fusion.js";
 import type { Hit } from "../search/topk.js";
 import { DEFAULT_MAX_FILE_BYTES, readWorkspaceFile, RulesCache } from "../workspace/ignore.js";
 import type { ChunkEncoder } from "./chunk-encoder.js";
-import { RootIndex, type RootIndexOptions } from "./root-index.js";
+import { RootIndex, type RootIndexOptions, type RootIndexStatus } from "./root-index.js";
 import { VectorCache } from "./vector-cache.js";
 
 export interface LoupeOptions {
@@ -30,17 +31,14 @@ export interface LoupeOptions {
   /** Passed to every root: watch (default true), debounce, batch size, file size limit. */
   rootOptions?: Pick<RootIndexOptions, "watch" | "debounceMs" | "batchFiles" | "maxDirty" | "maxFileBytes" | "chunkLimits">;
   /** Called when a root's status changes (progress, state). */
-  onRootChange?: (status: RootStatus) => void;
+  onRootChange?: (status: RootIndexStatus) => void;
   vectorCacheEntries?: number;
 }
 
-/** Most hits a page may ask for, and how deep paging goes. */
-export const MAX_K = 100;
-export const MAX_DEPTH = 1000;
 /** Latents per hit reported as `concepts`. */
 const CONCEPTS = 5;
 /** Lines `read` returns when no end is given. */
-const READ_LINES = 200;
+const READ_DEFAULT_LINES = 200;
 
 function bad(message: string): never {
   throw new LoupeError(ErrorCode.BadArgument, message);
@@ -48,14 +46,42 @@ function bad(message: string): never {
 
 function intParam(name: string, v: unknown, fallback: number, min: number, max: number): number {
   if (v === undefined || v === null) return fallback;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) bad(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) bad(`${name} must be an integer from ${min} to ${max}, got ${shown(v)}`);
   return v;
+}
+
+/** A short description of a bad value, never the whole of it (a client may send megabytes). */
+function shown(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 80 ? `${s.slice(0, 77)}…` : s;
 }
 
 function stringList(name: string, v: unknown): string[] | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) bad(`${name} must be a list of strings, got ${JSON.stringify(v)}`);
+  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) bad(`${name} must be a list of strings, got ${shown(v)}`);
+  if (v.length > LIMITS.filterEntries) bad(`${name} has ${v.length} entries; the limit is ${LIMITS.filterEntries}`);
+  for (const x of v as string[]) if (x.length > LIMITS.pathChars) bad(`an entry of ${name} is ${x.length} characters; the limit is ${LIMITS.pathChars}`);
   return v as string[];
+}
+
+/** Globs compile here, so a broken one is an error rather than a filter that silently matches nothing. */
+function globList(name: string, v: unknown): string[] | undefined {
+  const globs = stringList(name, v);
+  for (const g of globs ?? []) {
+    try {
+      picomatch(g, { dot: true, strictBrackets: true });
+    } catch (e) {
+      bad(`${name}: ${shown(g)} is not a valid glob (${(e as Error).message})`);
+    }
+  }
+  return globs;
+}
+
+/** A query: a non-empty string within LIMITS.queryChars. */
+function queryParam(v: unknown): string {
+  if (typeof v !== "string" || v.trim() === "") bad("query must be a non-empty string");
+  if (v.length > LIMITS.queryChars) bad(`query is ${v.length.toLocaleString("en")} characters; the limit is ${LIMITS.queryChars.toLocaleString("en")}. Shorten it to the question or the names that matter; to find passages like a long one, use similar on its file and lines`);
+  return v;
 }
 
 export function snippetOf(text: string): string {
@@ -73,6 +99,10 @@ const KEY = 2 ** 32;
 
 export class Loupe {
   private readonly roots = new Map<string, RootIndex>();
+  /** Roots added for good (the daemon remembers them); the others are session roots. */
+  private readonly saved = new Set<string>();
+  /** Session roots: the sessions (any object, e.g. a client connection) holding each. */
+  private readonly holders = new Map<string, Set<object>>();
   private readonly vectors: VectorCache;
   private readonly log: (line: string) => void;
   lastError: string | null = null;
@@ -95,8 +125,44 @@ export class Loupe {
     return [...this.roots.values()];
   }
 
-  /** Registers a root (absolute after resolving symlinks) and starts indexing it; the existing one when already added. */
-  async addRoot(path: string): Promise<RootIndex> {
+  /**
+   * Registers a root (absolute after resolving symlinks) and starts indexing it; the existing one
+   * when already added. With `session`, the root is held by that session only and closed by
+   * `releaseSession` when no session holds it any more, unless it was also added for good.
+   */
+  async addRoot(path: string, o: { session?: object } = {}): Promise<RootIndex> {
+    const r = await this.openRoot(path);
+    if (o.session) {
+      let h = this.holders.get(r.root);
+      if (!h) this.holders.set(r.root, (h = new Set()));
+      h.add(o.session);
+    } else {
+      this.saved.add(r.root);
+    }
+    return r;
+  }
+
+  /** Roots added for good (not session roots). */
+  savedRoots(): string[] {
+    return [...this.saved];
+  }
+
+  /** Drops `session`'s hold on its roots; closes (and returns) the ones nobody holds any more. Their indexes stay on disk. */
+  async releaseSession(session: object): Promise<string[]> {
+    const closed: string[] = [];
+    for (const [root, h] of this.holders) {
+      if (!h.delete(session) || h.size > 0) continue;
+      this.holders.delete(root);
+      if (this.saved.has(root)) continue;
+      const r = this.roots.get(root);
+      this.roots.delete(root);
+      await r?.close();
+      closed.push(root);
+    }
+    return closed;
+  }
+
+  private async openRoot(path: string): Promise<RootIndex> {
     if (typeof path !== "string" || path === "") bad("root must be a folder path");
     let root: string;
     try {
@@ -128,10 +194,15 @@ export class Loupe {
     return index;
   }
 
-  async removeRoot(path: string): Promise<void> {
+  /** Stops serving and watching a root and deletes its index folder (only derived data). Resolves to the root as registered. */
+  async removeRoot(path: string): Promise<string> {
     const r = await this.rootFor(path);
     this.roots.delete(r.root);
+    this.saved.delete(r.root);
+    this.holders.delete(r.root);
     await r.close();
+    await rm(r.indexDir, { recursive: true, force: true });
+    return r.root;
   }
 
   async reindex(path?: string): Promise<void> {
@@ -152,12 +223,14 @@ export class Loupe {
     } catch {
       // Not created yet.
     }
-    return r.status(bytes);
+    return { ...r.status(bytes), lifetime: this.saved.has(r.root) ? "saved" : "session" };
   }
 
   async close(): Promise<void> {
     await Promise.all(this.rootList().map((r) => r.close()));
     this.roots.clear();
+    this.saved.clear();
+    this.holders.clear();
   }
 
   // --- queries --------------------------------------------------------------------------------
@@ -181,11 +254,11 @@ export class Loupe {
   }
 
   private filterOf(f: SearchFilters): Filter {
-    const paths = stringList("paths", f.paths);
-    const exclude = stringList("exclude", f.exclude);
+    const paths = globList("paths", f.paths);
+    const exclude = globList("exclude", f.exclude);
     const languages = stringList("languages", f.languages);
     const kinds = stringList("kinds", f.kinds);
-    if (kinds?.some((k) => k !== "code" && k !== "notes")) bad(`kinds must list "code" and/or "notes", got ${JSON.stringify(kinds)}`);
+    if (kinds?.some((k) => k !== "code" && k !== "notes")) bad(`kinds must list "code" and/or "notes", got ${shown(kinds)}`);
     return {
       ...(paths?.length ? { pathGlob: paths } : {}),
       ...(exclude?.length ? { excludeGlob: exclude } : {}),
@@ -195,16 +268,17 @@ export class Loupe {
   }
 
   async search(p: SearchParams): Promise<SearchResult> {
-    if (!p || typeof p.query !== "string" || p.query.trim() === "") bad("query must be a non-empty string");
+    if (!p || typeof p !== "object") bad("search needs { query }");
+    queryParam(p.query);
     const mode = (p.mode ?? "hybrid") as SearchMode;
-    if (!SEARCH_MODES.includes(mode)) bad(`mode must be one of ${SEARCH_MODES.join(", ")}, got ${JSON.stringify(p.mode)}`);
-    const k = intParam("k", p.k, 10, 1, MAX_K);
-    const offset = intParam("offset", p.offset, 0, 0, MAX_DEPTH - 1);
+    if (!SEARCH_MODES.includes(mode)) bad(`mode must be one of ${SEARCH_MODES.join(", ")}, got ${shown(p.mode)}`);
+    const k = intParam("k", p.k, 10, 1, LIMITS.k);
+    const offset = intParam("offset", p.offset, 0, 0, LIMITS.depth - 1);
     const targets = await this.targets(p);
     const filter = this.filterOf(p);
     const lexical = mode === "latent" ? null : lexicalQuery(analyze(p.query));
     const latent = mode === "lexical" ? null : latentQuery(await this.o.encoder.encodeQuery(p.query));
-    const want = Math.min(offset + k, MAX_DEPTH);
+    const want = Math.min(offset + k, LIMITS.depth);
     const ranked = this.rank(targets, lexical, latent, filter, want + 1);
     return this.page(p.query, mode, targets, ranked, latent, offset, k);
   }
@@ -236,7 +310,7 @@ export class Loupe {
 
   private page(query: string, mode: SearchMode, targets: RootIndex[], ranked: { hits: Hit[]; searchers: Searcher[] }, latent: QueryTerm[] | null, offset: number, k: number): SearchResult {
     const hits = ranked.hits.slice(offset, offset + k).map((h) => this.hit(targets[Math.floor(h.doc / KEY)]!, ranked.searchers[Math.floor(h.doc / KEY)]!, h.doc % KEY, h.score, latent));
-    const more = ranked.hits.length > offset + k && offset + k < MAX_DEPTH;
+    const more = ranked.hits.length > offset + k && offset + k < LIMITS.depth;
     return { query, mode, hits, nextOffset: more ? offset + k : null, indexing: this.indexing(targets) };
   }
 
@@ -263,6 +337,7 @@ export class Loupe {
   /** The registered root for a path naming a root (as given or after resolving symlinks). */
   private async rootFor(path: string): Promise<RootIndex> {
     if (typeof path !== "string" || path === "") bad("root must be a folder path");
+    if (path.length > LIMITS.pathChars) bad(`root is ${path.length} characters; the limit is ${LIMITS.pathChars}`);
     const direct = this.roots.get(resolve(path));
     if (direct) return direct;
     let real: string | null = null;
@@ -272,7 +347,8 @@ export class Loupe {
       // Not on disk any more; only an exact match could have named it.
     }
     const r = real ? this.roots.get(real) : undefined;
-    if (!r) throw new LoupeError(ErrorCode.NotFound, `${path} is not a workspace root; roots: ${this.rootList().map((x) => x.root).join(", ") || "(none)"}`);
+    // The message names no other root: a client may serve only some of the daemon's roots.
+    if (!r) throw new LoupeError(ErrorCode.NotFound, `${path} is not a workspace root (\`loupe status\` lists them); add it with \`loupe index ${path}\``);
     return r;
   }
 
@@ -282,11 +358,12 @@ export class Loupe {
    */
   async locate(path: string, root?: string): Promise<{ root: RootIndex; rel: string; file: string }> {
     if (typeof path !== "string" || path === "") bad("path must be a non-empty string (absolute, or relative to a workspace root)");
+    if (path.length > LIMITS.pathChars) bad(`path is ${path.length} characters; the limit is ${LIMITS.pathChars}`);
     if (path.includes("\0")) bad("path must not contain NUL characters");
     if (this.roots.size === 0) throw new LoupeError(ErrorCode.NoRoots, "no workspace root is indexed yet; add one with `loupe index <folder>`");
     const candidates = root !== undefined ? [await this.rootFor(root)] : this.rootList();
     const outside = () =>
-      new LoupeError(ErrorCode.OutsideRoots, `${path} is outside the workspace roots (${this.rootList().map((r) => r.root).join(", ")}); only files under them can be read. Pass a path relative to a root, e.g. one from a search hit.`);
+      new LoupeError(ErrorCode.OutsideRoots, `${path} is outside the workspace roots; only files under them can be read. Pass a path relative to a root, e.g. one from a search hit.`);
     let firstMissing: string | null = null;
     for (const r of candidates) {
       const abs = isAbsolute(path) ? resolve(path) : resolve(r.root, path);
@@ -317,8 +394,9 @@ export class Loupe {
     if (lines.length > 1 && lines[lines.length - 1] === "") lines.pop();
     const total = lines.length;
     const start = intParam("startLine", p.startLine, 1, 1, Math.max(total, 1));
-    const end = intParam("endLine", p.endLine, Math.min(start + READ_LINES - 1, total), start, Number.MAX_SAFE_INTEGER);
-    const last = Math.min(end, total);
+    const end = intParam("endLine", p.endLine, Math.min(start + READ_DEFAULT_LINES - 1, total), start, Number.MAX_SAFE_INTEGER);
+    // At most LIMITS.readLines lines a call; `endLine` in the result says where this one stopped.
+    const last = Math.min(end, total, start + LIMITS.readLines - 1);
     return { root: root.root, path: rel, file, startLine: start, endLine: last, totalLines: total, text: lines.slice(start - 1, last).join("\n") };
   }
 
@@ -337,7 +415,7 @@ export class Loupe {
 
   async similar(p: SimilarParams): Promise<SearchResult> {
     if (!p) bad("similar needs { path }");
-    const k = intParam("k", p.k, 10, 1, MAX_K);
+    const k = intParam("k", p.k, 10, 1, LIMITS.k);
     const { root, rel } = await this.locate(p.path, p.root);
     let text: string;
     let start: number, end: number;
@@ -350,7 +428,8 @@ export class Loupe {
       ({ text, startLine: start, endLine: end } = r);
     }
     if (text.trim() === "") bad(`${rel}:${start}-${end} is blank; pick lines with text`);
-    const [v] = await this.o.encoder.encodeDocuments([text]);
+    // A long range is represented by its beginning: encoding cost and memory stay bounded.
+    const [v] = await this.o.encoder.encodeDocuments([text.slice(0, LIMITS.passageChars)]);
     const latent = latentQuery(v!).slice(0, 64);
     const targets = await this.targets(p);
     const ranked = this.rank(targets, null, latent, this.filterOf(p), k + 8);
@@ -364,7 +443,8 @@ export class Loupe {
   }
 
   async explain(p: ExplainParams): Promise<ExplainResult> {
-    if (!p || typeof p.query !== "string" || p.query.trim() === "") bad("query must be a non-empty string");
+    if (!p || typeof p !== "object") bad("explain needs { query, path, line }");
+    queryParam(p.query);
     const line = intParam("line", p.line, 0, 1, Number.MAX_SAFE_INTEGER);
     const { root, rel } = await this.locate(p.path, p.root);
     const s = root.searcher();

@@ -40,8 +40,11 @@ export interface RootIndexOptions {
   /** Chunk size limits; default DEFAULT_LIMITS (60 lines / 1,500 characters). */
   chunkLimits?: ChunkLimits;
   /** Called whenever the status changes meaningfully (progress, state). */
-  onChange?: (status: RootStatus) => void;
+  onChange?: (status: RootIndexStatus) => void;
 }
+
+/** A root's status as its index knows it; the core adds whether the root is saved or a session's. */
+export type RootIndexStatus = Omit<RootStatus, "lifetime">;
 
 interface FileEntry {
   size: number;
@@ -144,7 +147,7 @@ export class RootIndex {
     return this.o.indexDir;
   }
 
-  status(indexBytes: number): RootStatus {
+  status(indexBytes: number): RootIndexStatus {
     return {
       root: this.root,
       state: this.state,

@@ -69,7 +69,8 @@ export class DaemonSession {
   private async register(client: DaemonClient, roots: readonly string[]): Promise<void> {
     for (const root of roots) {
       try {
-        const s = await client.addRoot(root, { wait: false });
+        // Session roots: the daemon serves them while this server is connected, then closes them.
+        const s = await client.addRoot(root, { wait: false, session: true });
         this.registered.set(root, s.root);
         this.rootErrors.delete(root);
       } catch (e) {
@@ -85,6 +86,19 @@ export class DaemonSession {
    * during the call becomes an error the agent can act on; the next call reconnects.
    */
   async call<R>(body: (client: DaemonClient, roots: string[]) => Promise<R>): Promise<R> {
+    // Every tool only reads, so a call the daemon's death interrupted is simply made again, once,
+    // on a fresh connection (restarting the daemon): the agent never sees a crash it cannot fix.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.callOnce(body);
+      } catch (e) {
+        if (attempt > 0 || !isLoupeError(e) || e.code !== ErrorCode.DaemonUnavailable) throw e;
+        this.o.log(`the Loupe daemon went away during a call (${e.message.split("\n")[0]}); reconnecting and trying once more`);
+      }
+    }
+  }
+
+  private async callOnce<R>(body: (client: DaemonClient, roots: string[]) => Promise<R>): Promise<R> {
     const client = await this.get();
     const roots = this.roots;
     if (roots.length === 0) {
@@ -95,6 +109,9 @@ export class DaemonSession {
       return await body(client, roots);
     } catch (e) {
       if (isLoupeError(e) && e.code === ErrorCode.DaemonUnavailable) {
+        // Drop the dead connection now rather than wait for its close event.
+        if (this.client === client) this.client = null;
+        client.close();
         throw new LoupeError(
           ErrorCode.DaemonUnavailable,
           "the Loupe daemon went away during this call (it crashed or was stopped). Call the tool again: the server restarts the daemon and reconnects; the index on disk is kept.",

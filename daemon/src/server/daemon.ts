@@ -6,18 +6,21 @@
 // Why not vscode-languageserver's `createConnection`: it is built for one editor per process;
 // it exits the process on `exit` and when the client's processId dies. A shared daemon must
 // outlive every client, so it uses the protocol package's message connection directly.
-import { chmod, mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, rm } from "node:fs/promises";
 import { createServer, createConnection as netConnect, type Server, type Socket } from "node:net";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import {
-  createMessageConnection, ExitNotification, InitializeRequest, ResponseError, ShutdownRequest, SocketMessageReader,
+  createMessageConnection, ExitNotification, InitializeRequest, ResponseError, ShutdownRequest, StreamMessageReader,
   SocketMessageWriter, WorkDoneProgress, type MessageConnection, type ProgressToken,
 } from "vscode-languageserver-protocol/node";
 import type { ChunkEncoder } from "../core/chunk-encoder.js";
+import { FrameGuard } from "./frame-guard.js";
+import { RootsFile } from "./roots-file.js";
 import { Loupe } from "../core/loupe.js";
-import type { RootIndex } from "../core/root-index.js";
+import type { RootIndex, RootIndexStatus } from "../core/root-index.js";
 import { ErrorCode, isLoupeError, LoupeError } from "../errors.js";
-import { PROTOCOL_VERSION, Requests, RPC_ERROR, type ErrorData, type RootStatus, type StatusResult } from "../protocol.js";
+import { takePidLock } from "../pid-lock.js";
+import { LIMITS, PROTOCOL_VERSION, Requests, RPC_ERROR, type ErrorData, type RootStatus, type StatusResult } from "../protocol.js";
 
 export interface DaemonOptions {
   cacheDir: string;
@@ -37,10 +40,6 @@ export interface RunningDaemon {
   stop(): Promise<void>;
 }
 
-function errno(e: unknown): string | undefined {
-  return (e as NodeJS.ErrnoException).code;
-}
-
 /** Is a daemon answering on this socket? */
 export function socketAlive(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -53,55 +52,32 @@ export function socketAlive(path: string): Promise<boolean> {
   });
 }
 
-/**
- * Takes `<socket>.lock` (created exclusively, holding our pid). A lock whose process is gone is
- * stale and taken over; a live one means another daemon runs.
- */
-async function takeLock(lock: string): Promise<void> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const f = await open(lock, "wx", 0o600);
-      await f.writeFile(String(process.pid));
-      await f.close();
-      return;
-    } catch (e) {
-      if (errno(e) !== "EEXIST") throw e;
-      const pid = Number((await readFile(lock, "utf8").catch(() => "")).trim());
-      let alive = false;
-      if (Number.isInteger(pid) && pid > 0) {
-        try {
-          process.kill(pid, 0);
-          alive = true;
-        } catch (k) {
-          alive = errno(k) === "EPERM";
-        }
-      }
-      if (alive) throw new LoupeError(ErrorCode.DaemonUnavailable, `another Loupe daemon (pid ${pid}) already serves ${lock.replace(/\.lock$/, "")}; use \`loupe daemon stop\` first`);
-      await rm(lock, { force: true });
-    }
-  }
-  throw new LoupeError(ErrorCode.DaemonUnavailable, `could not take the daemon lock ${lock}`);
-}
-
 export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   const runtime = dirname(o.socketPath);
   await mkdir(runtime, { recursive: true, mode: 0o700 });
   const lock = `${o.socketPath}.lock`;
-  await takeLock(lock);
+  // One daemon per socket. A lock whose holder is gone (killed, a zombie, a reused pid) is stale and taken over.
+  const releaseLock = await takePidLock(lock, (pid) =>
+    new LoupeError(ErrorCode.DaemonUnavailable, `another Loupe daemon (pid ${pid}) already serves ${o.socketPath}; use \`loupe daemon stop\` first`));
   const startedAt = new Date().toISOString();
   let lastError: string | null = null;
   const connections = new Set<MessageConnection>();
-  const rootsFile = join(o.cacheDir, "roots.json");
-
+  await mkdir(o.cacheDir, { recursive: true });
+  // Read before anyone is served: no request may save a list that lacks the remembered roots.
+  const rootsFile = new RootsFile(join(o.cacheDir, "roots.json"), o.log);
+  let remembered: string[];
   let encoder: ChunkEncoder;
   try {
+    remembered = await rootsFile.load();
     encoder = await o.openEncoder();
   } catch (e) {
-    await rm(lock, { force: true });
+    await releaseLock();
     throw e;
   }
+  /** Remembered roots that could not be reopened, with why; they stay remembered and show in status. */
+  const unopened = new Map<string, string>();
   /** Listeners of root status changes (progress reporters of waiting requests). */
-  const watchers = new Set<(s: RootStatus) => void>();
+  const watchers = new Set<(s: RootIndexStatus) => void>();
   const loupe = new Loupe({
     cacheDir: o.cacheDir,
     encoder,
@@ -112,11 +88,13 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     },
   });
 
-  async function saveRoots(): Promise<void> {
-    const tmp = `${rootsFile}.tmp`;
-    await mkdir(o.cacheDir, { recursive: true });
-    await writeFile(tmp, JSON.stringify({ roots: loupe.rootList().map((r) => r.root) }, null, 2) + "\n");
-    await rename(tmp, rootsFile);
+  /** A remembered root that is not open, as status shows it. */
+  function unopenedStatus(root: string, why: string): RootStatus {
+    return {
+      root, state: "error", files: 0, chunks: 0, skipped: 0, pending: 0, progress: null, indexBytes: 0,
+      indexDir: Loupe.indexDirFor(o.cacheDir, root), lifetime: "saved",
+      lastError: `could not reopen: ${why}. Loupe retries when the daemon restarts or on \`loupe index ${root}\`; \`loupe remove-root ${root}\` forgets it`,
+    };
   }
 
   async function status(): Promise<StatusResult> {
@@ -128,7 +106,10 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       startedAt,
       clients: connections.size,
       pack: { name: encoder.name, fingerprint: encoder.fingerprint, provider: encoder.provider },
-      roots: await Promise.all(loupe.rootList().map((r) => loupe.rootStatus(r))),
+      roots: [
+        ...(await Promise.all(loupe.rootList().map((r) => loupe.rootStatus(r)))),
+        ...[...unopened].map(([root, why]) => unopenedStatus(root, why)),
+      ],
       lastError,
     };
   }
@@ -138,7 +119,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     if (token === undefined) return root.whenIdle();
     const send = (value: unknown) => void conn.sendProgress(WorkDoneProgress.type, token, value as never).catch(() => {});
     send({ kind: "begin", title, cancellable: false, percentage: 0 });
-    const listener = (s: RootStatus) => {
+    const listener = (s: RootIndexStatus) => {
       if (s.root !== root.root || !s.progress) return;
       const { done, total } = s.progress;
       send({ kind: "report", message: `${done.toLocaleString("en")} / ${total.toLocaleString("en")} files`, percentage: Math.floor((100 * done) / Math.max(total, 1)) });
@@ -170,15 +151,27 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   const stopped = new Promise<void>((r) => (resolveStopped = r));
 
   function serve(socket: Socket): void {
-    const conn = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
+    // Messages over LIMITS.messageBytes close the connection before their body is buffered.
+    const framed = new FrameGuard(LIMITS.messageBytes);
+    socket.pipe(framed);
+    const conn = createMessageConnection(new StreamMessageReader(framed), new SocketMessageWriter(socket));
     connections.add(conn);
     const drop = () => {
       if (!connections.delete(conn)) return;
       conn.dispose();
       socket.destroy();
+      // Session roots this connection held and nobody else holds are closed (their indexes stay).
+      void loupe.releaseSession(conn).then(
+        (closed) => { for (const r of closed) o.log(`closed session root ${r} (its last session ended)`); },
+        (e) => o.log(`closing session roots failed: ${(e as Error).message}`),
+      );
     };
     socket.on("error", drop);
     socket.on("close", drop);
+    framed.on("error", (e) => {
+      o.log(`closing a client connection: ${e.message}`);
+      drop();
+    });
     conn.onError(([e]) => o.log(`client connection error: ${e.message}`));
     conn.onClose(drop);
     conn.onRequest(InitializeRequest.type, () => ({
@@ -196,15 +189,28 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     conn.onRequest(Requests.explain, guard("explain", (p) => loupe.explain(p)));
     conn.onRequest(Requests.addRoot, guard("addRoot", async (p) => {
       if (!p || typeof p.root !== "string") throw new LoupeError(ErrorCode.BadArgument, "addRoot needs { root: <folder> }");
-      const r = await loupe.addRoot(p.root);
-      await saveRoots();
+      if (p.root.length > LIMITS.pathChars) throw new LoupeError(ErrorCode.BadArgument, `root is ${p.root.length} characters; the limit is ${LIMITS.pathChars}`);
+      const r = await loupe.addRoot(p.root, p.session === true ? { session: conn } : {});
+      if (p.session !== true) {
+        await rootsFile.add(r.root);
+        unopened.delete(r.root);
+      }
       if (p.wait) await withProgress(conn, p.workDoneToken, r, `Indexing ${r.root}`);
       return loupe.rootStatus(r);
     }));
     conn.onRequest(Requests.removeRoot, guard("removeRoot", async (p) => {
       if (!p || typeof p.root !== "string") throw new LoupeError(ErrorCode.BadArgument, "removeRoot needs { root: <folder> }");
-      await loupe.removeRoot(p.root);
-      await saveRoots();
+      // A remembered root that never reopened is forgotten by its path as listed.
+      const listed = [p.root, resolve(p.root)].find((r) => unopened.has(r));
+      if (listed) {
+        unopened.delete(listed);
+        await rootsFile.remove(listed);
+        await rm(Loupe.indexDirFor(o.cacheDir, listed), { recursive: true, force: true });
+        return status();
+      }
+      const root = await loupe.removeRoot(p.root); // NOT_FOUND for a folder that is not a root
+      await rootsFile.remove(root);
+      o.log(`removed root ${root} and its index`);
       return status();
     }));
     conn.onRequest(Requests.reindex, guard("reindex", async (p) => {
@@ -238,18 +244,22 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   });
   o.log(`loupe daemon ${o.version} (pid ${process.pid}) listening on ${o.socketPath}`);
 
-  // Roots from the last run come back (their indexes are reconciled, not rebuilt).
-  try {
-    const saved = JSON.parse(await readFile(rootsFile, "utf8")) as { roots?: unknown };
-    for (const root of Array.isArray(saved.roots) ? saved.roots : []) {
-      if (typeof root !== "string") continue;
-      await loupe.addRoot(root).catch((e) => {
-        lastError = `${root}: ${(e as Error).message}`;
-        o.log(`could not reopen root ${root}: ${(e as Error).message}`);
-      });
+  // Roots from the last run come back (their indexes are reconciled, not rebuilt). One that
+  // cannot be opened now stays remembered: a missing disk must not cost the user their roots.
+  for (const root of remembered) {
+    if (stopping) break;
+    try {
+      const r = await loupe.addRoot(root);
+      // Opened under another name (a symbolic link retargeted): remember what it resolves to now.
+      if (r.root !== root) {
+        await rootsFile.remove(root);
+        await rootsFile.add(r.root);
+      }
+    } catch (e) {
+      if (!loupe.savedRoots().includes(root)) unopened.set(root, (e as Error).message);
+      lastError = `${root}: ${(e as Error).message}`;
+      o.log(`could not reopen root ${root}: ${(e as Error).message}`);
     }
-  } catch (e) {
-    if (errno(e) !== "ENOENT") o.log(`ignoring ${rootsFile}: ${(e as Error).message}`);
   }
 
   function stop(): Promise<void> {
@@ -260,7 +270,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       await loupe.close();
       await encoder.close();
       await rm(o.socketPath, { force: true });
-      await rm(lock, { force: true });
+      await releaseLock();
       resolveStopped();
     })();
     return stopping;
