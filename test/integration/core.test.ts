@@ -93,7 +93,8 @@ describe("Loupe core", () => {
     const { loupe, root } = await setup({ "keep.md": "kiwi\n", "drop/x.md": "kiwi drop\n" });
     await writeFile(join(root, "bin.dat"), Buffer.from([0x6b, 0x69, 0x77, 0x69, 0, 1, 2]));
     await symlink(root, join(root, "loop"));
-    await writeFile(join(root, "bad.md"), Buffer.from([0x6b, 0x69, 0x77, 0x69, 0x20, 0xff, 0xfe]));
+    // Latin-1, not UTF-8: four invalid bytes in 24 (a stray one or two would be indexed as U+FFFD).
+    await writeFile(join(root, "bad.md"), Buffer.from("kiwi caf\xe9 na\xefve \xe0 la cr\xe8me", "latin1"));
     await writeFile(join(root, ".gitignore"), "drop/\n");
     await eventually(async () => expect(await paths(loupe, "kiwi")).toEqual(["keep.md"]));
     await writeFile(join(root, ".gitignore"), "");

@@ -2,7 +2,8 @@
 // cache or settings, whatever their shell exports. Every variable Loupe reads to find its
 // folders is replaced by a fresh temp folder of this file's own (HOME too, for the ~/.cache
 // fallback), and the ones that point elsewhere are removed. LOUPE_TEST_CACHE (the converted test
-// pack, shared on purpose) and LOUPE_CRASH_ROUNDS are test settings, not Loupe's, and stay.
+// pack, shared on purpose), LOUPE_CRASH_ROUNDS and LOUPE_FAULTS_REPORT are test settings, not
+// Loupe's, and stay.
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll } from "vitest";
@@ -18,11 +19,14 @@ export const USER_ENV = {
 };
 (globalThis as { __loupeUserEnv?: typeof USER_ENV }).__loupeUserEnv ??= USER_ENV;
 
+/** Settings of the tests themselves, not variables Loupe reads. */
+const TEST_SETTINGS = new Set(["LOUPE_TEST_CACHE", "LOUPE_CRASH_ROUNDS", "LOUPE_FAULTS_REPORT"]);
+
 // Short: a Unix socket path must stay under 108 bytes.
 const dir = mkdtempSync("/tmp/loupe-t-");
 (globalThis as { __loupeIsolatedDir?: string }).__loupeIsolatedDir = dir;
 for (const name of Object.keys(process.env)) {
-  if (name.startsWith("LOUPE_") && name !== "LOUPE_TEST_CACHE" && name !== "LOUPE_CRASH_ROUNDS") delete process.env[name];
+  if (name.startsWith("LOUPE_") && !TEST_SETTINGS.has(name)) delete process.env[name];
 }
 for (const name of ["XDG_RUNTIME_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"]) delete process.env[name];
 process.env.LOUPE_CACHE_DIR = join(dir, "cache");

@@ -31,6 +31,8 @@ export interface DaemonOptions {
   version: string;
   /** Root options for the core (tests shorten the debounce). */
   debounceMs?: number;
+  /** Files per index commit (default 64); the fault suite makes it small to commit and merge often. */
+  batchFiles?: number;
 }
 
 export interface RunningDaemon {
@@ -82,7 +84,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     cacheDir: o.cacheDir,
     encoder,
     log: o.log,
-    rootOptions: { ...(o.debounceMs !== undefined ? { debounceMs: o.debounceMs } : {}) },
+    rootOptions: { ...(o.debounceMs !== undefined ? { debounceMs: o.debounceMs } : {}), ...(o.batchFiles !== undefined ? { batchFiles: o.batchFiles } : {}) },
     onRootChange: (s) => {
       for (const w of watchers) w(s);
     },
