@@ -171,4 +171,66 @@ describe("Loupe core", () => {
     await expect(loupe.search({ query: "x", roots: ["/nowhere"] })).rejects.toMatchObject({ code: "NOT_FOUND" });
     await expect(loupe.addRoot("/nowhere/at/all")).rejects.toMatchObject({ code: "WORKSPACE_ROOT" });
   });
+
+  it("refuses oversized and malformed inputs quickly, naming the limit, without echoing them or other roots", async () => {
+    const { loupe, dir } = await setup({ "a.md": "# A\n\nkiwi\n" }, { watch: false });
+    const other = join(dir, "other-secret-project");
+    await mkdir(other);
+    await loupe.addRoot(other);
+    const huge = "kiwi ".repeat(200_000); // 1 MB
+    const encodedBefore = (loupe.encoder as ReturnType<typeof fakeEncoder>).encoded.length;
+    const cases: Array<[string, Promise<unknown>, RegExp]> = [
+      ["search query", loupe.search({ query: huge }), /query is 1,000,000 characters; the limit is 4,096/],
+      ["explain query", loupe.explain({ query: huge, path: "a.md", line: 3 }), /the limit is 4,096/],
+      ["read path", loupe.read({ path: huge }), /path is 1000000 characters/],
+      ["similar path", loupe.similar({ path: huge }), /path is 1000000 characters/],
+      ["glob count", loupe.search({ query: "kiwi", paths: Array.from({ length: 10_000 }, (_, i) => `d${i}/**`) }), /paths has 10000 entries; the limit is 64/],
+      ["glob size", loupe.search({ query: "kiwi", exclude: [huge] }), /characters; the limit is 4096/],
+      ["invalid glob", loupe.search({ query: "kiwi", paths: ["[invalid"] }), /paths: "\[invalid" is not a valid glob/],
+      ["root size", loupe.search({ query: "kiwi", roots: [huge] }), /the limit is 4096/],
+    ];
+    for (const [name, p, message] of cases) {
+      const e = (await p.then(() => null, (x: unknown) => x)) as { code: string; message: string } | null;
+      expect(e, name).not.toBeNull();
+      expect(e!.code, name).toBe("BAD_ARGUMENT");
+      expect(e!.message, name).toMatch(message);
+      expect(e!.message.length, name).toBeLessThan(500);
+    }
+    // Nothing oversized reached the encoder.
+    expect((loupe.encoder as ReturnType<typeof fakeEncoder>).encoded.length).toBe(encodedBefore);
+    // Errors name no other root (a client may serve only some of them).
+    const outside = await loupe.read({ path: "/etc/passwd" }).catch((x: Error) => x);
+    expect((outside as Error).message).not.toContain(other);
+    const unknown = await loupe.search({ query: "kiwi", roots: ["/nowhere"] }).catch((x: Error) => x);
+    expect((unknown as Error).message).not.toContain(other);
+    expect((unknown as Error).message).toMatch(/loupe index \/nowhere/);
+  });
+
+  it("bounds what read returns and what similar encodes", async () => {
+    const long = Array.from({ length: 3000 }, (_, i) => `line ${i + 1} of the long note about kiwi`).join("\n");
+    const { loupe, encoder } = await setup({ "long.md": long + "\n" }, { watch: false });
+    const r = await loupe.read({ path: "long.md", startLine: 1, endLine: 3000 });
+    expect(r).toMatchObject({ startLine: 1, endLine: 2000, totalLines: 3000 });
+    const before = encoder.encoded.length;
+    await loupe.similar({ path: "long.md", startLine: 1, endLine: 3000 });
+    expect(encoder.encoded.slice(before).every((t) => t.length <= 8000)).toBe(true);
+  });
+
+  it("reports indexing progress within a batch, as its chunks are encoded", async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 100; i++) files[`n${i}.md`] = `# Note ${i}\n\nplum ${i}\n`;
+    const seen: number[] = [];
+    const dir = await mkdtemp(join(tmpdir(), "loupe-core-"));
+    const root = join(dir, "ws");
+    for (const [p, text] of Object.entries(files)) {
+      await mkdir(join(root, p, ".."), { recursive: true });
+      await writeFile(join(root, p), text);
+    }
+    const loupe = new Loupe({ cacheDir: join(dir, "cache"), encoder: fakeEncoder(), rootOptions: { watch: false }, onRootChange: (s) => s.progress && seen.push(s.progress.done) });
+    open.push(loupe);
+    await loupe.addRoot(root);
+    await loupe.whenIdle();
+    // Batches of 64 files, slices of 32 chunks: 32, 64, 96, 100 (once per batch, 64 and 100, before).
+    expect(new Set(seen)).toEqual(new Set([32, 64, 96, 100]));
+  });
 });

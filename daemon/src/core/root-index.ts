@@ -52,6 +52,13 @@ interface FileEntry {
   hash: string;
 }
 
+/**
+ * Chunks per encoder call within a batch. The daemon's encoder runs 8 windows at a time anyway,
+ * so a slice of 32 chunks (~100 windows) is still a dozen full runs, and progress moves every few
+ * seconds instead of once per 64-file batch (which took minutes on real code).
+ */
+const ENCODE_SLICE = 32;
+
 /** Commit data layout version; a mismatch rebuilds the file table from a rescan. */
 const TABLE_VERSION = 1;
 
@@ -318,14 +325,20 @@ export class RootIndex {
     for (let i = 0; i < work.length && !this.closed; i += size) {
       const batch = work.slice(i, i + size);
       for (const p of batch) this.dirty.delete(p);
-      await this.apply(batch);
+      // Progress moves within a batch as its chunks are encoded (a batch can take minutes), in files.
+      await this.apply(batch, (fraction) => {
+        const done = i + Math.floor(batch.length * fraction);
+        if (done === this.progress?.done) return;
+        this.progress = { done, total: work.length };
+        this.o.onChange?.(this.status(0));
+      });
       this.progress = { done: Math.min(i + size, work.length), total: work.length };
       this.o.onChange?.(this.status(0));
     }
   }
 
   /** Brings these paths' index entries in line with the files now on disk, in one commit. */
-  private async apply(paths: string[]): Promise<void> {
+  private async apply(paths: string[], onEncoded?: (fraction: number) => void): Promise<void> {
     const searcher = this.index.searcher();
     const updates: Array<{ path: string; entry: FileEntry; text: string }> = [];
     const removed: string[] = [];
@@ -381,8 +394,13 @@ export class RootIndex {
     }
     if (missing.size > 0) {
       const hashes = [...missing.keys()];
-      const encoded = await this.o.encoder.encodeDocuments([...missing.values()]);
-      hashes.forEach((h, i) => vectors.set(h, encoded[i]!));
+      const texts = [...missing.values()];
+      // In slices, so progress can be reported while a large batch encodes.
+      for (let at = 0; at < texts.length; at += ENCODE_SLICE) {
+        const encoded = await this.o.encoder.encodeDocuments(texts.slice(at, at + ENCODE_SLICE));
+        encoded.forEach((v, j) => vectors.set(hashes[at + j]!, v));
+        onEncoded?.(Math.min(at + ENCODE_SLICE, texts.length) / texts.length);
+      }
       this.counters.encoded += missing.size;
     }
     for (const [h, v] of vectors) this.o.vectors.set(h, v);
