@@ -1,40 +1,54 @@
 // The zod schemas the MCP tools share: search filters (input) and hits (output). Every field
 // carries a description, because the model that calls the tools reads nothing else.
 import { z } from "zod";
-import type { IndexingProgress, SearchHit } from "../protocol.js";
+import { LIMITS, type IndexingProgress, type SearchHit } from "../protocol.js";
 
 /** Annotations of every Loupe tool: they read the index and the workspace, and change neither. */
 export const READ_ONLY = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
 
+// Every input is bounded by LIMITS, so that no call makes the daemon encode, hold or echo more
+// than they allow; the messages name the bound because the model reading them can fix its call.
+
+/** A query as `search` and `explain` take it. */
+export const queryArg = z
+  .string()
+  .min(1)
+  .max(LIMITS.queryChars, `query is longer than ${LIMITS.queryChars} characters; search with a question, an identifier or a short passage (for a longer passage, call \`similar\` on its file and lines)`);
+
 export const rootArg = z
   .string()
+  .max(LIMITS.pathChars, `root is longer than ${LIMITS.pathChars} characters; name a root as \`status\` lists it`)
   .describe("Which workspace root `path` is relative to, as `status` or a hit's `root` names it. Needed only when the server has several roots and the path is relative and ambiguous.");
 
 export const pathArg = z
   .string()
   .min(1)
+  .max(LIMITS.pathChars, `path is longer than ${LIMITS.pathChars} characters; pass a file's path as search hits give it`)
   .describe("A file inside a workspace root: root-relative with `/` separators as search hits give it (`src/retry.py`), or absolute. Paths outside the roots are refused.");
+
+/** One entry of a filter list: a glob, a language or a root. */
+const filterEntry = z.string().min(1).max(LIMITS.pathChars, `a filter entry is longer than ${LIMITS.pathChars} characters; use a shorter glob`);
+
+/** A filter list of at most LIMITS.filterEntries entries. */
+function filterList<T extends z.ZodType>(entry: T) {
+  return z.array(entry).max(LIMITS.filterEntries, `a filter list has more than ${LIMITS.filterEntries} entries; combine globs with braces (\`src/{a,b}/**\`) or filter less`);
+}
 
 /** Filters shared by `search` and `similar`. */
 export const filterShape = {
-  paths: z
-    .array(z.string().min(1))
+  paths: filterList(filterEntry)
     .optional()
     .describe('Only files whose root-relative path matches one of these globs, e.g. ["src/**/*.ts", "docs/**"].'),
-  exclude: z
-    .array(z.string().min(1))
+  exclude: filterList(filterEntry)
     .optional()
     .describe('Leave out files whose root-relative path matches any of these globs, e.g. ["**/*.test.ts", "vendor/**"].'),
-  kinds: z
-    .array(z.enum(["code", "notes"]))
+  kinds: filterList(z.enum(["code", "notes"]))
     .optional()
     .describe('Only source code ("code") or only notes and documentation ("notes": markdown, plain text); default both.'),
-  languages: z
-    .array(z.string().min(1))
+  languages: filterList(filterEntry)
     .optional()
     .describe('Only these languages, named by file extension as hits give them in `language` (e.g. "ts", "py", "go", "md").'),
-  roots: z
-    .array(z.string().min(1))
+  roots: filterList(filterEntry)
     .optional()
     .describe("Only these workspace roots (absolute, as `status` lists them); default all of this server's roots."),
 };

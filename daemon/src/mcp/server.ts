@@ -5,12 +5,16 @@
 import { readFileSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
+import { Transform, type TransformCallback } from "node:stream";
 import { parseArgs } from "node:util";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { DaemonClient } from "../client.js";
 import { ErrorCode, LoupeError } from "../errors.js";
-import { serveHttp } from "./http.js";
+import { LIMITS } from "../protocol.js";
+import { loadOrCreateToken, serveHttp } from "./http.js";
 import { DaemonSession } from "./session.js";
 import { registerExplain } from "./tools/explain.js";
 import { registerRead } from "./tools/read.js";
@@ -36,8 +40,88 @@ export function createMcpServer(session: DaemonSession, log: (line: string) => v
   registerSimilar(server, session, log);
   registerExplain(server, session, log);
   registerStatus(server, session, log);
+  // registerTool advertises `tools.listChanged`, but this server's tool list is fixed: a client
+  // that believes it would wait for change notifications that never come.
+  server.server.registerCapabilities({ tools: { listChanged: false } });
   return server;
 }
+
+/** A JSON-RPC error answer; `id` null when the message it answers had none that could be read. */
+function errorAnswer(id: string | number | null, code: number, message: string): JSONRPCMessage {
+  return { jsonrpc: "2.0", id, error: { code, message } } as unknown as JSONRPCMessage;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Why a `tools/call` request cannot be a call of any tool, or null when it can. The SDK parses
+ * these params with its request schema and answers a mismatch as an internal error (-32603)
+ * carrying the schema's issues as JSON; a client sending the wrong shape should instead learn
+ * what the shape is.
+ */
+export function toolCallProblem(message: JSONRPCMessage): string | null {
+  if (!("method" in message) || message.method !== "tools/call" || !("id" in message)) return null;
+  const params: unknown = message.params;
+  if (!isPlainObject(params) || typeof params.name !== "string") return "Invalid params: tools/call needs params with the tool's name as a string in `name`; see tools/list";
+  if (params.arguments !== undefined && !isPlainObject(params.arguments)) return "Invalid params: arguments must be a JSON object with the tool's fields; see tools/list for each tool's input schema";
+  return null;
+}
+
+/** Connects `server` to `transport` (stdio, or one HTTP request) and answers malformed tool calls itself. */
+export async function connectMcpServer(server: McpServer, transport: Transport): Promise<McpServer> {
+  await server.connect(transport);
+  const forward = transport.onmessage!;
+  transport.onmessage = (message, extra) => {
+    const problem = toolCallProblem(message);
+    if (problem === null) return forward(message, extra);
+    void transport.send(errorAnswer((message as { id: string | number }).id, -32602, problem)).catch(() => {});
+  };
+  return server;
+}
+
+/**
+ * Passes stdin on to the SDK's stdio transport one whole line at a time, at most `max` bytes
+ * each. The SDK would buffer a longer line up to 10 MiB and then close the whole session; here
+ * it is dropped while it streams in (never held) and `onOverflow` answers it, and the session
+ * goes on with the next line. Blank lines are dropped too: they are no message to answer.
+ */
+export class LineLimit extends Transform {
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private dropping = false;
+
+  constructor(
+    private readonly max: number,
+    private readonly onOverflow: () => void,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    let start = 0;
+    while (start < chunk.length) {
+      const newline = chunk.indexOf(10, start);
+      const end = newline === -1 ? chunk.length : newline;
+      if (!this.dropping) {
+        this.heldBytes += end - start;
+        if (this.heldBytes > this.max) {
+          this.dropping = true;
+          this.held = [];
+          this.onOverflow();
+        } else this.held.push(chunk.subarray(start, end));
+      }
+      if (newline === -1) break;
+      if (!this.dropping && this.held.some((b) => b.some((c) => c !== 32 && c !== 9 && c !== 13))) this.push(Buffer.concat([...this.held, NEWLINE]));
+      this.held = [];
+      this.heldBytes = 0;
+      this.dropping = false;
+      start = newline + 1;
+    }
+    done();
+  }
+}
+
+const NEWLINE = Buffer.from("\n");
 
 const OPTIONS = {
   root: { type: "string", multiple: true },
@@ -51,7 +135,10 @@ const OPTIONS = {
 export const MCP_USAGE = `loupe mcp [--root DIR]... [--http PORT] [--quiet]
       Serve LLM agents over MCP (stdio; --http PORT: Streamable HTTP on 127.0.0.1 only). Tools:
       search, read, similar, explain, status over the --root folders (default: the current folder),
-      which are added to the daemon (started when needed) and indexed in the background.`;
+      which are added to the daemon (started when needed) and indexed in the background. Every HTTP
+      request must carry the header \`Authorization: Bearer <token>\`.
+  loupe mcp token
+      Print the token for \`loupe mcp --http\` (made on first use, kept in <runtime dir>/mcp-token).`;
 
 function bad(message: string): never {
   throw new LoupeError(ErrorCode.BadArgument, `${message}\nUsage: ${MCP_USAGE}`);
@@ -66,7 +153,13 @@ export async function runMcpCommand(argv: string[]): Promise<void> {
     bad((e as Error).message);
   }
   const { values, positionals } = parsed;
-  if (positionals.length !== 1 || positionals[0] !== "mcp") bad(`mcp takes no positional arguments; got ${positionals.slice(1).join(" ")}`);
+  if (positionals.length === 2 && positionals[1] === "token") {
+    const { token, path } = await loadOrCreateToken();
+    process.stdout.write(`${token}\n`);
+    process.stderr.write(`loupe mcp: configure the MCP client of \`loupe mcp --http PORT\` to send the header "Authorization: Bearer <the token above>" (kept in ${path})\n`);
+    return;
+  }
+  if (positionals.length !== 1 || positionals[0] !== "mcp") bad(`\`loupe mcp\` takes no positional arguments other than \`token\`; got ${positionals.slice(1).join(" ")}`);
   const log = values.quiet ? () => {} : (line: string) => process.stderr.write(`loupe mcp: ${line}\n`);
 
   const roots = (values.root?.length ? values.root : ["."]).map((r) => resolve(r));
@@ -84,8 +177,9 @@ export async function runMcpCommand(argv: string[]): Promise<void> {
   if (values.http !== undefined) {
     const port = Number(values.http);
     if (!Number.isInteger(port) || port < 0 || port > 65535) bad(`--http needs a port number from 0 to 65535, got "${values.http}"`);
-    const http = await serveHttp(port, () => createMcpServer(session, log));
-    log(`listening on http://127.0.0.1:${http.port}/mcp (workspace roots: ${roots.join(", ")})`);
+    const { token, path: tokenFile } = await loadOrCreateToken();
+    const http = await serveHttp(port, token, (transport) => connectMcpServer(createMcpServer(session, log), transport));
+    log(`listening on http://127.0.0.1:${http.port}/mcp (workspace roots: ${roots.join(", ")}); clients send "Authorization: Bearer <token>" with the token in ${tokenFile} (\`loupe mcp token\` prints it)`);
     session.warmUp();
     await new Promise<void>((done) => {
       const stop = () => void http.close().then(done);
@@ -97,8 +191,19 @@ export async function runMcpCommand(argv: string[]): Promise<void> {
   }
 
   const server = createMcpServer(session, log);
-  const transport = new StdioServerTransport();
-  await server.connect(transport);
+  const lines = new LineLimit(LIMITS.messageBytes, () =>
+    void transport.send(errorAnswer(null, -32700, `Parse error: message over ${LIMITS.messageBytes} bytes; send one JSON-RPC message per line, each under ${LIMITS.messageBytes >> 20} MiB`)).catch(() => {}),
+  );
+  const transport = new StdioServerTransport(process.stdin.pipe(lines), process.stdout);
+  await connectMcpServer(server, transport);
+  // The SDK reports a line it cannot read only to onerror, and the client waits for an answer
+  // that never comes; JSON-RPC answers such a line with id null.
+  const reported = transport.onerror;
+  transport.onerror = (e) => {
+    if (e instanceof SyntaxError) void transport.send(errorAnswer(null, -32700, `Parse error: a line is not JSON (${e.message.slice(0, 200)}); send one JSON-RPC message per line`)).catch(() => {});
+    else if (e.name === "ZodError") void transport.send(errorAnswer(null, -32600, 'Invalid Request: a line is JSON but not a JSON-RPC 2.0 message; send {"jsonrpc": "2.0", "id": …, "method": …, "params": {…}}')).catch(() => {});
+    reported?.(e);
+  };
   const closed = new Promise<void>((done) => (server.server.onclose = done));
   // The SDK's stdio transport does not end when stdin does; the client closing it means goodbye.
   process.stdin.once("end", () => void server.close());

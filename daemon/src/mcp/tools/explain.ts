@@ -3,11 +3,11 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { guarded, ok } from "../result.js";
-import { conceptSchema, hitOut, hitSchema, pathArg, READ_ONLY, rootArg } from "../schemas.js";
+import { conceptSchema, hitOut, hitSchema, pathArg, queryArg, READ_ONLY, rootArg } from "../schemas.js";
 import type { DaemonSession } from "../session.js";
 
 export const explainInput = z.strictObject({
-  query: z.string().min(1).describe("The search query to explain, as given to `search`."),
+  query: queryArg.describe("The search query to explain, as given to `search`."),
   path: pathArg,
   root: rootArg.optional(),
   line: z.number().int().min(1).describe("A line inside the hit to explain (e.g. its startLine); the indexed chunk covering it is explained."),

@@ -5,23 +5,27 @@ import { createHash } from "node:crypto";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { ErrorCode, LoupeError } from "../../errors.js";
-import { SEARCH_MODES, type SearchParams } from "../../protocol.js";
+import { LIMITS, SEARCH_MODES, type SearchParams } from "../../protocol.js";
 import { guarded, ok, reportProgress } from "../result.js";
-import { filterShape, hitOut, hitSchema, hitText, indexingNote, indexingSchema, READ_ONLY } from "../schemas.js";
+import { filterShape, hitOut, hitSchema, hitText, indexingNote, indexingSchema, queryArg, READ_ONLY } from "../schemas.js";
 import type { DaemonSession } from "../session.js";
 
+/** Longer than any cursor encodeCursor makes (about 40 characters). */
+const CURSOR_CHARS = 200;
+
 export const searchInput = z.strictObject({
-  query: z
-    .string()
-    .min(1)
-    .describe('What to find, in words or identifiers: a question ("where do failed HTTP calls get retried"), a concept, or a name (`parseConfig`). Matches meaning across phrasings and languages, and exact words.'),
-  limit: z.number().int().min(1).max(100).optional().describe("Hits per page; default 10, at most 100."),
+  query: queryArg.describe('What to find, in words or identifiers: a question ("where do failed HTTP calls get retried"), a concept, or a name (`parseConfig`). Matches meaning across phrasings and languages, and exact words.'),
+  limit: z.number().int().min(1).max(LIMITS.k).optional().describe(`Hits per page; default 10, at most ${LIMITS.k}.`),
   mode: z
     .enum(SEARCH_MODES)
     .optional()
     .describe("hybrid (default, best for most queries): meaning and exact words together; latent: meaning only (paraphrases, other natural languages); lexical: exact words and identifiers only."),
   ...filterShape,
-  cursor: z.string().optional().describe("`nextCursor` from the previous page of the same search (same query, mode and filters) to get the next page."),
+  cursor: z
+    .string()
+    .max(CURSOR_CHARS, "cursor is longer than any this server gives out; pass the `nextCursor` of the previous page unchanged")
+    .optional()
+    .describe("`nextCursor` from the previous page of the same search (same query, mode and filters) to get the next page."),
 });
 
 export const searchOutput = z.object({

@@ -3,7 +3,7 @@
 // the latent channel only; the passage itself is left out).
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import type { SimilarParams } from "../../protocol.js";
+import { LIMITS, type SimilarParams } from "../../protocol.js";
 import { guarded, ok, reportProgress } from "../result.js";
 import { filterShape, hitOut, hitSchema, hitText, indexingNote, indexingSchema, pathArg, READ_ONLY, rootArg } from "../schemas.js";
 import type { DaemonSession } from "../session.js";
@@ -13,7 +13,7 @@ export const similarInput = z.strictObject({
   root: rootArg.optional(),
   startLine: z.number().int().min(1).optional().describe("First line of the passage, 1-based. Without startLine/endLine the passage is the file's first chunk."),
   endLine: z.number().int().min(1).optional().describe("Last line of the passage, inclusive."),
-  limit: z.number().int().min(1).max(100).optional().describe("Hits to return; default 10, at most 100."),
+  limit: z.number().int().min(1).max(LIMITS.k).optional().describe(`Hits to return; default 10, at most ${LIMITS.k}.`),
   ...filterShape,
 });
 
