@@ -115,6 +115,19 @@ export class DaemonClient {
   }
 
   static async connect(options: ClientOptions = {}): Promise<DaemonClient> {
+    // A daemon that was just killed can still accept a connection into its socket's backlog and
+    // then drop it as it dies: connect again (starting a new daemon) a couple of times.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await DaemonClient.connectOnce(options);
+      } catch (e) {
+        if ((e as LoupeError).code !== ErrorCode.DaemonUnavailable || !(e as { initializing?: boolean }).initializing || attempt >= 2) throw e;
+        await sleep(200);
+      }
+    }
+  }
+
+  private static async connectOnce(options: ClientOptions): Promise<DaemonClient> {
     const env = options.env ?? process.env;
     const socketPath = options.socketPath ?? defaultSocketPath(env);
     let socket: Socket;
@@ -133,7 +146,12 @@ export class DaemonClient {
     const conn = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
     conn.listen();
     const client = new DaemonClient(conn, socket, socketPath);
-    await client.call(InitializeRequest.type as never, { processId: null, clientInfo: { name: options.name ?? "loupe-cli" }, rootUri: null, capabilities: { window: { workDoneProgress: true } } });
+    try {
+      await client.call(InitializeRequest.type as never, { processId: null, clientInfo: { name: options.name ?? "loupe-cli" }, rootUri: null, capabilities: { window: { workDoneProgress: true } } });
+    } catch (e) {
+      client.close();
+      throw Object.assign(e as Error, { initializing: true });
+    }
     return client;
   }
 

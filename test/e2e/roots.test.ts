@@ -91,10 +91,13 @@ describe("roots", () => {
     expect((await loupe("index", gone)).code).toBe(0);
     await loupe("daemon", "stop");
     await rm(gone, { recursive: true });
-    const s = await status(); // restarts the daemon
-    const entry = s.roots.find((r) => r.root === gone);
-    expect(entry).toMatchObject({ state: "error", lifetime: "saved" });
-    expect(entry!.lastError).toMatch(/could not reopen.*remove-root/s);
+    // Listed from the first answer of the restarted daemon (while it reopens its roots), then as an error.
+    expect((await status()).roots.find((r) => r.root === gone)).toMatchObject({ lifetime: "saved" });
+    await eventually(async () => {
+      const entry = (await status()).roots.find((r) => r.root === gone);
+      expect(entry).toMatchObject({ state: "error", lifetime: "saved" });
+      expect(entry!.lastError).toMatch(/could not reopen.*remove-root/s);
+    });
     // Another add saves the whole list: the unopened root is still in it.
     expect((await loupe("index", folders[0]!)).code).toBe(0);
     expect(await saved()).toContain(gone);
@@ -166,6 +169,9 @@ describe("roots", () => {
         expect((r.structuredContent as { hits: unknown[] }).hits.length).toBeGreaterThan(0);
       });
       expect((await status()).roots.find((r) => r.root === ws)?.lifetime).toBe("session");
+      // The agent sees its roots, and that they are the session's.
+      const st = (await mcp.callTool({ name: "status", arguments: {} })) as CallToolResult;
+      expect((st.structuredContent as { roots: Array<{ root: string; lifetime: string }> }).roots).toEqual([expect.objectContaining({ root: ws, lifetime: "session" })]);
       await killDaemon();
       // The very next call works: the server reconnects (restarting the daemon) and retries.
       const r = await search();

@@ -90,12 +90,12 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     },
   });
 
-  /** A remembered root that is not open, as status shows it. */
-  function unopenedStatus(root: string, why: string): RootStatus {
+  /** A remembered root that is not open: not reopened yet (`why` null) or failed to. */
+  function unopenedStatus(root: string, why: string | null): RootStatus {
     return {
-      root, state: "error", files: 0, chunks: 0, skipped: 0, pending: 0, progress: null, indexBytes: 0,
+      root, state: why === null ? "scanning" : "error", files: 0, chunks: 0, skipped: 0, pending: 0, progress: null, indexBytes: 0,
       indexDir: Loupe.indexDirFor(o.cacheDir, root), lifetime: "saved",
-      lastError: `could not reopen: ${why}. Loupe retries when the daemon restarts or on \`loupe index ${root}\`; \`loupe remove-root ${root}\` forgets it`,
+      lastError: why === null ? null : `could not reopen: ${why}. Loupe retries when the daemon restarts or on \`loupe index ${root}\`; \`loupe remove-root ${root}\` forgets it`,
     };
   }
 
@@ -110,7 +110,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       pack: { name: encoder.name, fingerprint: encoder.fingerprint, provider: encoder.provider },
       roots: [
         ...(await Promise.all(loupe.rootList().map((r) => loupe.rootStatus(r)))),
-        ...[...unopened].map(([root, why]) => unopenedStatus(root, why)),
+        ...rootsFile.list().filter((r) => !loupe.savedRoots().includes(r)).map((r) => unopenedStatus(r, unopened.get(r) ?? null)),
       ],
       lastError,
     };
@@ -203,7 +203,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     conn.onRequest(Requests.removeRoot, guard("removeRoot", async (p) => {
       if (!p || typeof p.root !== "string") throw new LoupeError(ErrorCode.BadArgument, "removeRoot needs { root: <folder> }");
       // A remembered root that never reopened is forgotten by its path as listed.
-      const listed = [p.root, resolve(p.root)].find((r) => unopened.has(r));
+      const listed = [p.root, resolve(p.root)].find((r) => rootsFile.has(r) && !loupe.savedRoots().includes(r));
       if (listed) {
         unopened.delete(listed);
         await rootsFile.remove(listed);
@@ -250,6 +250,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   // cannot be opened now stays remembered: a missing disk must not cost the user their roots.
   for (const root of remembered) {
     if (stopping) break;
+    if (!rootsFile.has(root)) continue; // removed while we were reopening the others
     try {
       const r = await loupe.addRoot(root);
       // Opened under another name (a symbolic link retargeted): remember what it resolves to now.

@@ -30,6 +30,7 @@ const rootSchema = z.object({
   pending: z.number().int().describe("Changed files seen but not yet searchable."),
   progress: z.object({ done: z.number().int(), total: z.number().int() }).nullable().describe("During indexing: files done of total."),
   lastError: z.string().nullable().describe("The root's last error, if any."),
+  lifetime: z.enum(["saved", "session"]).describe("session: added by this MCP server's --root, served while it runs; saved: added with `loupe index`, kept across restarts."),
 });
 
 export const statusOutput = z.object({
@@ -41,7 +42,7 @@ export const statusOutput = z.object({
 });
 
 function rootOut(r: RootStatus): z.infer<typeof rootSchema> {
-  return { root: r.root, state: r.state, files: r.files, chunks: r.chunks, skipped: r.skipped, pending: r.pending, progress: r.progress, lastError: r.lastError };
+  return { root: r.root, state: r.state, files: r.files, chunks: r.chunks, skipped: r.skipped, pending: r.pending, progress: r.progress, lastError: r.lastError, lifetime: r.lifetime };
 }
 
 const busy = (r: { state: string }) => r.state === "scanning" || r.state === "indexing";
@@ -69,7 +70,7 @@ export function registerStatus(server: McpServer, session: DaemonSession, log: (
           const names = new Set(session.roots);
           mine = s.roots.filter((r) => names.has(r.root)).map(rootOut);
           for (const [root, message] of session.rootErrors) {
-            mine.push({ root, state: "error", files: 0, chunks: 0, skipped: 0, pending: 0, progress: null, lastError: message });
+            mine.push({ root, state: "error", files: 0, chunks: 0, skipped: 0, pending: 0, progress: null, lastError: message, lifetime: "session" });
           }
           const indexing = mine.filter(busy);
           if (indexing.length === 0 || Date.now() >= deadline || extra.signal.aborted) break;
