@@ -1,14 +1,12 @@
 // Tier: end-to-end. Awkward input to the built `loupe` executable in a real child process: option
 // values that look like options, and file names that would break line-oriented output (needs
 // `npm run build`, which `npm test` does first; no model, no daemon).
-import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runLoupe, type CliResult } from "../support/cli.js";
 
-const BIN = new URL("../../daemon/bin/loupe.js", import.meta.url).pathname;
 
 let home: string;
 let root: string;
@@ -31,16 +29,10 @@ afterAll(async () => {
  * Runs the CLI with its own cache and runtime folders, so that nothing here can reach (or start)
  * the user's daemon.
  */
-async function loupe(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function loupe(...args: string[]): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, LOUPE_CACHE_DIR: join(home, "cache"), LOUPE_RUNTIME_DIR: join(home, "run") };
   for (const name of ["LOUPE_SOCKET", "XDG_RUNTIME_DIR", "XDG_CACHE_HOME"]) delete env[name];
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { env });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
+  return runLoupe(env, ...args);
 }
 
 describe("option values that look like options", () => {

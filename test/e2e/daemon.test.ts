@@ -2,15 +2,15 @@
 // chokidar watcher and on-disk index, the default model pack, and real clients on its Unix
 // socket: files and folders change on disk and searches follow; two clients at once; broken
 // clients; a restart that reconciles instead of re-encoding.
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { cp, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { createConnection } from "node:net";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMessageConnection, ExitNotification, InitializeRequest, ShutdownRequest, StreamMessageReader, StreamMessageWriter } from "vscode-languageserver-protocol/node";
 import { DaemonClient } from "../../daemon/src/client.js";
 import { Requests } from "../../daemon/src/protocol.js";
+import { runLoupe } from "../support/cli.js";
 import { eventually as poll } from "../support/eventually.js";
 
 /** The daemon runs in another process: give it longer than in-process tests. */
@@ -25,15 +25,7 @@ let env: NodeJS.ProcessEnv;
 let socket: string;
 const clients: DaemonClient[] = [];
 
-async function loupe(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { env });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const loupe = (...args: string[]) => runLoupe(env, ...args);
 
 async function client(): Promise<DaemonClient> {
   const c = await DaemonClient.connect({ socketPath: socket, start: false, name: "e2e" });

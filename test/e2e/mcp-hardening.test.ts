@@ -15,6 +15,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startHttpMcp } from "../support/cli.js";
 import { TEST_CACHE } from "../support/default-pack.js";
 
 const BIN = new URL("../../daemon/bin/loupe.js", import.meta.url).pathname;
@@ -237,16 +238,7 @@ describe("loupe mcp --http", () => {
   }
 
   beforeAll(async () => {
-    server = spawn(process.execPath, [BIN, "mcp", "--root", ws, "--http", "0"], { env, stdio: ["ignore", "ignore", "pipe"] });
-    url = await new Promise<URL>((resolve, reject) => {
-      let err = "";
-      server.stderr!.on("data", (d: Buffer) => {
-        err += d.toString();
-        const m = /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/.exec(err);
-        if (m) resolve(new URL(m[1]!));
-      });
-      server.once("exit", (code) => reject(new Error(`loupe mcp --http exited with ${code}: ${err}`)));
-    });
+    ({ server, url } = await startHttpMcp(env, ws));
     port = Number(url.port);
   });
 

@@ -2,7 +2,7 @@
 // child process (and once over Streamable HTTP), against a copy of fixtures/workspace, with its
 // own cache and runtime folders so that the daemon it starts is this test's alone. Needs
 // `npm run build` (which `npm test` does first).
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile, type ChildProcess } from "node:child_process";
 import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -11,6 +11,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startHttpMcp } from "../support/cli.js";
 
 const BIN = new URL("../../daemon/bin/loupe.js", import.meta.url).pathname;
 const WORKSPACE = new URL("../../fixtures/workspace", import.meta.url).pathname;
@@ -272,16 +273,7 @@ describe("loupe mcp --http", () => {
   let authorization: string;
 
   beforeAll(async () => {
-    server = spawn(process.execPath, [BIN, "mcp", "--root", ws, "--http", "0"], { env, stdio: ["ignore", "ignore", "pipe"] });
-    url = await new Promise<URL>((resolve, reject) => {
-      let err = "";
-      server.stderr!.on("data", (d: Buffer) => {
-        err += d.toString();
-        const m = /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/.exec(err);
-        if (m) resolve(new URL(m[1]!));
-      });
-      server.once("exit", (code) => reject(new Error(`loupe mcp --http exited with ${code}: ${err}`)));
-    });
+    ({ server, url } = await startHttpMcp(env, ws));
     authorization = `Bearer ${(await loupe("mcp", "token")).stdout.trim()}`;
   });
 

@@ -4,16 +4,15 @@
 // `remove-root` refuses unknown folders and deletes the index, session roots (an MCP server's
 // --root) end with their session, `search --root` never starts indexing, and an MCP call
 // interrupted by the daemon's death is answered on a restarted daemon.
-import { execFile } from "node:child_process";
 import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DaemonClient } from "../../daemon/src/client.js";
 import type { StatusResult } from "../../daemon/src/protocol.js";
+import { runLoupe } from "../support/cli.js";
 import { eventually as poll } from "../support/eventually.js";
 
 const eventually = (check: () => Promise<void>) => poll(check, 30_000, 100);
@@ -25,15 +24,7 @@ let env: NodeJS.ProcessEnv;
 let socket: string;
 const folders: string[] = [];
 
-async function loupe(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { env });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const loupe = (...args: string[]) => runLoupe(env, ...args);
 
 async function status(): Promise<StatusResult> {
   const r = await loupe("status", "--json");

@@ -6,7 +6,6 @@
 // within 1 s with a short message (never echoed back), the daemon's peak RSS (VmHWM) stays under
 // 1 GiB through all of them, and the daemon still answers a normal search afterwards. Times and
 // RSS go to $LOUPE_FAULTS_REPORT when it is set.
-import { spawn, type ChildProcess } from "node:child_process";
 import { cp, readFile } from "node:fs/promises";
 import { createConnection, type Socket } from "node:net";
 import { join } from "node:path";
@@ -17,6 +16,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DaemonClient } from "../../daemon/src/client.js";
 import { LoupeError } from "../../daemon/src/errors.js";
+import { startHttpMcp } from "../support/cli.js";
 import { alive, BIN, MiB, peakRss, reportNumbers, round1, startFaultDaemon, timed, WORKSPACE, type FaultDaemon } from "../support/faults.js";
 
 /** Every oversized input is answered within this (generous: a fault suite, not a benchmark). */
@@ -162,22 +162,26 @@ describe("1 MB inputs at each entry; daemon RSS under 1 GB through every oversiz
     expect(r.ms).toBeLessThan(ANSWER_MS);
   });
 
+  /** The search tool with a 1 MiB query: refused quickly, briefly, and the server goes on. */
+  async function refusesMegaQuery(client: Client, name: string): Promise<void> {
+    const t = await timed(() => client.callTool({ name: "search", arguments: { query: MEGA_QUERY } }) as Promise<CallToolResult>);
+    times[name] = t.ms;
+    // An isError result, or a protocol error: either way short, and not the query again.
+    const message = t.error ? (t.error as Error).message : text(t.value!);
+    if (!t.error) expect(t.value!.isError, message).toBe(true);
+    expect(message).toMatch(/query.*4096 characters/);
+    expect(message.length).toBeLessThan(MESSAGE_CHARS);
+    expect(t.ms).toBeLessThan(ANSWER_MS);
+    const ok = (await client.callTool({ name: "search", arguments: { query: "retry with exponential backoff" } })) as CallToolResult;
+    expect(ok.isError, text(ok)).toBeFalsy();
+  }
+
   it("MCP over stdio: the search tool with a 1 MB query is refused quickly", async () => {
     const client = new Client({ name: "fault-mcp-stdio", version: "0" });
     const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, "mcp", "--root", ws], env: d.env as Record<string, string>, stderr: "ignore" });
     await client.connect(transport);
     try {
-      const t = await timed(() => client.callTool({ name: "search", arguments: { query: MEGA_QUERY } }) as Promise<CallToolResult>);
-      times["mcp stdio search 1 MiB query"] = t.ms;
-      // An isError result, or a protocol error: either way short, and not the query again.
-      const message = t.error ? (t.error as Error).message : text(t.value!);
-      if (!t.error) expect(t.value!.isError, message).toBe(true);
-      expect(message).toMatch(/query.*4096 characters/);
-      expect(message.length).toBeLessThan(MESSAGE_CHARS);
-      expect(t.ms).toBeLessThan(ANSWER_MS);
-      // The server goes on.
-      const ok = (await client.callTool({ name: "search", arguments: { query: "retry with exponential backoff" } })) as CallToolResult;
-      expect(ok.isError, text(ok)).toBeFalsy();
+      await refusesMegaQuery(client, "mcp stdio search 1 MiB query");
       if (transport.pid) mcpRss.stdio = await peakRss(transport.pid);
     } finally {
       await client.close();
@@ -185,31 +189,14 @@ describe("1 MB inputs at each entry; daemon RSS under 1 GB through every oversiz
   });
 
   it("MCP over HTTP: the search tool with a 1 MB query is refused quickly", async () => {
-    const server: ChildProcess = spawn(process.execPath, [BIN, "mcp", "--root", ws, "--http", "0"], { env: d.env, stdio: ["ignore", "ignore", "pipe"] });
+    const { server, url } = await startHttpMcp(d.env, ws);
     try {
-      const url = await new Promise<URL>((resolve, reject) => {
-        let err = "";
-        server.stderr!.on("data", (b: Buffer) => {
-          err += b.toString();
-          const m = /listening on (http:\/\/127\.0\.0\.1:\d+\/mcp)/.exec(err);
-          if (m) resolve(new URL(m[1]!));
-        });
-        server.once("exit", (code) => reject(new Error(`loupe mcp --http exited with ${code}: ${err}`)));
-      });
       const token = await d.loupe("mcp", "token");
       expect(token.code, token.stderr).toBe(0);
       const client = new Client({ name: "fault-mcp-http", version: "0" });
       await client.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${token.stdout.trim()}` } } }));
       try {
-        const t = await timed(() => client.callTool({ name: "search", arguments: { query: MEGA_QUERY } }) as Promise<CallToolResult>);
-        times["mcp http search 1 MiB query"] = t.ms;
-        const message = t.error ? (t.error as Error).message : text(t.value!);
-        if (!t.error) expect(t.value!.isError, message).toBe(true);
-        expect(message).toMatch(/query.*4096 characters/);
-        expect(message.length).toBeLessThan(MESSAGE_CHARS);
-        expect(t.ms).toBeLessThan(ANSWER_MS);
-        const ok = (await client.callTool({ name: "search", arguments: { query: "retry with exponential backoff" } })) as CallToolResult;
-        expect(ok.isError, text(ok)).toBeFalsy();
+        await refusesMegaQuery(client, "mcp http search 1 MiB query");
         if (server.pid) mcpRss.http = await peakRss(server.pid);
       } finally {
         await client.close();
