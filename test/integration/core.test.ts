@@ -233,4 +233,15 @@ describe("Loupe core", () => {
     // Batches of 64 files, slices of 32 chunks: 32, 64, 96, 100 (once per batch, 64 and 100, before).
     expect(new Set(seen)).toEqual(new Set([32, 64, 96, 100]));
   });
+
+  it("adding one root twice at once opens it once", async () => {
+    const { loupe, dir } = await setup({ "a.md": "x\n" }, { watch: false });
+    const other = join(dir, "twice");
+    await mkdir(other);
+    await writeFile(join(other, "b.md"), "# B\n\nquince\n");
+    const [one, two] = await Promise.all([loupe.addRoot(other), loupe.addRoot(other, { session: {} })]);
+    expect(one).toBe(two);
+    await loupe.whenIdle();
+    expect(await paths(loupe, "quince")).toEqual(["b.md"]);
+  });
 });

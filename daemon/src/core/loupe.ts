@@ -103,6 +103,8 @@ export class Loupe {
   private readonly saved = new Set<string>();
   /** Session roots: the sessions (any object, e.g. a client connection) holding each. */
   private readonly holders = new Map<string, Set<object>>();
+  /** Roots being opened, by real path. */
+  private readonly opening = new Map<string, Promise<RootIndex>>();
   private readonly vectors: VectorCache;
   private readonly log: (line: string) => void;
   lastError: string | null = null;
@@ -173,25 +175,35 @@ export class Loupe {
       if (e instanceof LoupeError) throw e;
       throw new LoupeError(ErrorCode.WorkspaceRoot, `cannot open the workspace root ${path} (${(e as NodeJS.ErrnoException).code ?? e}). Check the path and its permissions.`);
     }
-    const existing = this.roots.get(root);
+    const existing = this.roots.get(root) ?? this.opening.get(root);
     if (existing) return existing;
-    for (const other of this.roots.keys()) {
+    for (const other of [...this.roots.keys(), ...this.opening.keys()]) {
       if (root.startsWith(other + sep) || other.startsWith(root + sep)) {
         throw new LoupeError(ErrorCode.WorkspaceRoot, `${root} overlaps the workspace root ${other}; remove one first (\`loupe remove-root\`) so no file is indexed twice`);
       }
     }
-    const index = await RootIndex.open({
-      ...this.o.rootOptions,
-      root,
-      indexDir: Loupe.indexDirFor(this.o.cacheDir, root),
-      encoder: this.o.encoder,
-      vectors: this.vectors,
-      log: this.log,
-      onChange: (s) => this.o.onRootChange?.(s),
-    });
-    this.roots.set(root, index);
-    await index.start();
-    return index;
+    // Two requests adding one root at once (a client while the daemon reopens its saved roots)
+    // share one opening: a second RootIndex would find the index folder locked.
+    const opening = (async () => {
+      const index = await RootIndex.open({
+        ...this.o.rootOptions,
+        root,
+        indexDir: Loupe.indexDirFor(this.o.cacheDir, root),
+        encoder: this.o.encoder,
+        vectors: this.vectors,
+        log: this.log,
+        onChange: (s) => this.o.onRootChange?.(s),
+      });
+      this.roots.set(root, index);
+      await index.start();
+      return index;
+    })();
+    this.opening.set(root, opening);
+    try {
+      return await opening;
+    } finally {
+      this.opening.delete(root);
+    }
   }
 
   /** Stops serving and watching a root and deletes its index folder (only derived data). Resolves to the root as registered. */

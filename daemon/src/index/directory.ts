@@ -35,7 +35,7 @@ export const LOCK_FILES: ReadonlySet<string> = new Set([LOCK_FILE, `${LOCK_FILE}
 function locked(location: string, pid: number): LoupeError {
   return new LoupeError(
     ErrorCode.IndexLocked,
-    `the index ${location} is open for writing in another process${pid > 0 ? ` (pid ${pid})` : ""}; only one Loupe daemon may use a cache folder at a time (stop the other with \`loupe daemon stop\`, or give this one its own LOUPE_CACHE_DIR)`,
+    `the index ${location} is open for writing ${pid === process.pid ? "already, in this process" : `in another process${pid > 0 ? ` (pid ${pid})` : ""}`}; only one Loupe daemon may use a cache folder at a time (stop the other with \`loupe daemon stop\`, or give this one its own LOUPE_CACHE_DIR)`,
   );
 }
 
