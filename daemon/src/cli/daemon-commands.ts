@@ -5,7 +5,6 @@ import { readFileSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import { resolve } from "node:path";
 import { DaemonClient, type Progress } from "../client.js";
-import { packEncoder } from "../core/chunk-encoder.js";
 import { ErrorCode, LoupeError } from "../errors.js";
 import { cacheDir, socketPath } from "../paths.js";
 import { SEARCH_MODES, type RootStatus, type SearchMode, type StatusResult } from "../protocol.js";
@@ -29,7 +28,8 @@ export interface DaemonCliContext {
   usageError: (message: string) => never;
   positiveInt: (name: string, raw: string | undefined, fallback: number, max: number) => number;
   oneOf: <T extends string>(name: string, raw: string | undefined, allowed: readonly T[], fallback?: T) => T;
-  openEncoderForDaemon: () => Promise<import("../model/encoder.js").Encoder>;
+  /** The daemon's encoder (worker threads). */
+  openEncoderForDaemon: () => Promise<import("../core/chunk-encoder.js").ChunkEncoder>;
 }
 
 function version(): string {
@@ -149,7 +149,7 @@ async function runDaemon(ctx: DaemonCliContext): Promise<void> {
     version: version(),
     log: write,
     ...(process.env.LOUPE_DEBOUNCE_MS ? { debounceMs: Number(process.env.LOUPE_DEBOUNCE_MS) } : {}),
-    openEncoder: async () => packEncoder(await ctx.openEncoderForDaemon()),
+    openEncoder: () => ctx.openEncoderForDaemon(),
   });
   const onSignal = () => void daemon.stop();
   process.once("SIGINT", onSignal);

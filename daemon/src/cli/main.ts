@@ -8,7 +8,7 @@ import { readEvalSet, type EvalSet } from "../eval/beir.js";
 import { EVAL_ENGINES, EVAL_MODES, runEval, type EvalEngine, type EvalMode, type EvalResult } from "../eval/run.js";
 import { runWorkspaceEval } from "../eval/workspace.js";
 import { DEFAULT_LIMITS } from "../chunk/index.js";
-import { packEncoder } from "../core/chunk-encoder.js";
+import { packEncoder, threadEncoder, type ChunkEncoder } from "../core/chunk-encoder.js";
 import { loadLabels } from "../model/labels.js";
 import { DEFAULT_FUSION, type FusionKind } from "../search/fusion.js";
 import { DEFAULT_TOP_K, ensureDefaultPack } from "../model/default-pack.js";
@@ -167,6 +167,13 @@ async function openEncoder(values: Values, batchSize?: number): Promise<Encoder>
   return Encoder.open(await openPack(values), { provider, ...(threads ? { threads } : {}), ...(batchSize ? { batchSize } : {}), log: makeLog(values) });
 }
 
+/** The daemon's encoder: worker threads, so that its event loop never runs a session. */
+async function openDaemonEncoder(values: Values): Promise<ChunkEncoder> {
+  const provider = oneOf<ProviderChoice>("provider", values.provider, ["auto", "cpu", "cuda", "webgpu"], "auto");
+  const threads = values.threads === undefined ? undefined : positiveInt("threads", values.threads, 1, 256);
+  return threadEncoder(await openPack(values), { provider, batchSize: DAEMON_BATCH_WINDOWS, log: makeLog(values), ...(threads ? { threads } : {}) });
+}
+
 async function cmdEval(values: Values): Promise<void> {
   if (!values.set) usageError("eval needs --set DIR (a folder with corpus.jsonl, queries.jsonl, qrels.tsv)");
   const mode = oneOf<EvalMode>("mode", values.mode, EVAL_MODES);
@@ -300,7 +307,7 @@ export async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   try {
-    const ctx: DaemonCliContext = { values, usageError, positiveInt, oneOf, openEncoderForDaemon: () => openEncoder(values, DAEMON_BATCH_WINDOWS) };
+    const ctx: DaemonCliContext = { values, usageError, positiveInt, oneOf, openEncoderForDaemon: () => openDaemonEncoder(values) };
     if (command === "search") await cmdSearch(ctx, rest);
     else if (command === "index") await cmdIndex(ctx, rest);
     else if (command === "status") await cmdStatus(ctx);

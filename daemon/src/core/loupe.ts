@@ -441,7 +441,8 @@ export class Loupe {
     }
     if (text.trim() === "") bad(`${rel}:${start}-${end} is blank; pick lines with text`);
     // A long range is represented by its beginning: encoding cost and memory stay bounded.
-    const [v] = await this.o.encoder.encodeDocuments([text.slice(0, LIMITS.passageChars)]);
+    const passage = text.slice(0, LIMITS.passageChars);
+    const v = this.o.encoder.encodePassage ? await this.o.encoder.encodePassage(passage) : (await this.o.encoder.encodeDocuments([passage]))[0];
     const latent = latentQuery(v!).slice(0, 64);
     const targets = await this.targets(p);
     const ranked = this.rank(targets, null, latent, this.filterOf(p), k + 8);
