@@ -8,7 +8,6 @@ import { DaemonClient, type Progress } from "../client.js";
 import { ErrorCode, LoupeError } from "../errors.js";
 import { cacheDir, socketPath } from "../paths.js";
 import { SEARCH_MODES, type RootStatus, type SearchMode, type StatusResult } from "../protocol.js";
-import { startDaemon } from "../server/daemon.js";
 import { progressReporter } from "./progress.js";
 import { quotePath } from "./quote.js";
 
@@ -143,6 +142,8 @@ async function runDaemon(ctx: DaemonCliContext): Promise<void> {
   // A bug in one request must not take every client's daemon down: log it and go on.
   process.on("uncaughtException", (e) => write(`uncaught exception (daemon continues): ${e.stack ?? e}`));
   process.on("unhandledRejection", (e) => write(`unhandled rejection (daemon continues): ${(e as Error)?.stack ?? e}`));
+  // Loaded here only: the other commands are clients and need none of the daemon's modules.
+  const { startDaemon } = await import("../server/daemon.js");
   const daemon = await startDaemon({
     cacheDir: cacheDir(),
     socketPath: socketPath(),

@@ -16,6 +16,7 @@ import { ErrorCode, LoupeError } from "../errors.js";
 import { LIMITS } from "../protocol.js";
 import { loadOrCreateToken, serveHttp } from "./http.js";
 import { DaemonSession } from "./session.js";
+import { MCP_USAGE } from "./usage.js";
 import { registerExplain } from "./tools/explain.js";
 import { registerRead } from "./tools/read.js";
 import { registerSearch } from "./tools/search.js";
@@ -132,13 +133,7 @@ const OPTIONS = {
   quiet: { type: "boolean" },
 } as const;
 
-export const MCP_USAGE = `loupe mcp [--root DIR]... [--http PORT] [--quiet]
-      Serve LLM agents over MCP (stdio; --http PORT: Streamable HTTP on 127.0.0.1 only). Tools:
-      search, read, similar, explain, status over the --root folders (default: the current folder),
-      which are added to the daemon (started when needed) and indexed in the background. Every HTTP
-      request must carry the header \`Authorization: Bearer <token>\`.
-  loupe mcp token
-      Print the token for \`loupe mcp --http\` (made on first use, kept in <runtime dir>/mcp-token).`;
+
 
 function bad(message: string): never {
   throw new LoupeError(ErrorCode.BadArgument, `${message}\nUsage: ${MCP_USAGE}`);
