@@ -95,9 +95,11 @@ export interface SearchHit {
 
 /** Where indexing stands, attached to results while a root is still being indexed. */
 export interface IndexingProgress {
-  /** Files reconciled and encoded so far, of `total` found. */
+  /** Files reconciled (searchable by their words) so far, of `total` found. */
   done: number;
   total: number;
+  /** Files with their latent vectors, of the files indexed (the rest rank by their words alone). */
+  latent: { ready: number; total: number };
   /** Roots still indexing. */
   roots: string[];
 }
@@ -169,6 +171,12 @@ export interface RootStatus {
   /** Files indexed (in the committed index) and chunks. */
   files: number;
   chunks: number;
+  /**
+   * Files whose latent (meaning) vectors are in the index, of `total`. A file is searchable by its
+   * words as soon as it is indexed; its vectors follow in the background, and until then its
+   * chunks are ranked by their words alone.
+   */
+  latent: { ready: number; total: number };
   /** Paths skipped by ignore rules or content checks at the last scan. */
   skipped: number;
   /** Changes seen but not yet searchable. */

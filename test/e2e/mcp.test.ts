@@ -96,7 +96,7 @@ describe("loupe mcp: a daemon that is not running yet", () => {
     const s = structured<{ indexing: { done: number; total: number } | null; hits: unknown[] }>(r);
     // The daemon was started by this call's server and has just begun indexing 200+ files.
     expect(s.indexing).not.toBeNull();
-    expect(text(r)).toMatch(/^index still building: (\d+% of [\d,]+ files|scanning the workspace for files); partial results below\./);
+    expect(text(r)).toMatch(/^index still building: (\d+% of [\d,]+ files|scanning the workspace for files|meaning vectors for \d+% of [\d,]+ files)[^;]*; partial results below\./);
     expect((await loupe("daemon", "status")).stdout).toMatch(/pid \d+/);
   });
 

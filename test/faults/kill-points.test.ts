@@ -3,8 +3,9 @@
 // add-root, remove-root, file changes being indexed (commits of 3 files; bulk changes of 45
 // files reach the core's merge every 16 commits) and reindex. After every kill it is restarted and must hold: every root whose add was
 // answered is remembered and served, every root whose removal was answered is gone, and each
-// root's index equals the files on disk — every file once, with its current text, nothing
-// deleted or doubled. LOUPE_FAULT_ROUNDS sets the kills (default 60).
+// root's index equals the files on disk — every file once, with its current text and its latent
+// vector (kills land between the lexical commit and the latent one too), nothing deleted or
+// doubled. LOUPE_FAULT_ROUNDS sets the kills (default 60).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -94,6 +95,8 @@ async function checkIndex(c: DaemonClient, root: string): Promise<void> {
   const files = await disk(root);
   const s = (await c.status()).roots.find((r) => r.root === root)!;
   expect({ root, files: s.files, chunks: s.chunks }).toEqual({ root, files: files.size, chunks: files.size });
+  // Both phases done: a kill between them left nothing without its latent vector.
+  expect(s.latent).toEqual({ ready: files.size, total: files.size });
   for (const [name, token] of files) {
     const hits = (await c.search({ query: token, mode: "lexical", roots: [root], k: 5 })).hits;
     expect(hits.map((h) => h.path), `${root}/${name} (${token})`).toEqual([name]);

@@ -216,22 +216,28 @@ describe("Loupe core", () => {
     expect(encoder.encoded.slice(before).every((t) => t.length <= 8000)).toBe(true);
   });
 
-  it("reports indexing progress within a batch, as its chunks are encoded", async () => {
+  it("reports progress through both phases: files by their words, then files with latent vectors", async () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 100; i++) files[`n${i}.md`] = `# Note ${i}\n\nplum ${i}\n`;
-    const seen: number[] = [];
+    const done: number[] = [];
+    const ready: number[] = [];
     const dir = await mkdtemp(join(tmpdir(), "loupe-core-"));
     const root = join(dir, "ws");
     for (const [p, text] of Object.entries(files)) {
       await mkdir(join(root, p, ".."), { recursive: true });
       await writeFile(join(root, p), text);
     }
-    const loupe = new Loupe({ cacheDir: join(dir, "cache"), encoder: fakeEncoder(), rootOptions: { watch: false }, onRootChange: (s) => s.progress && seen.push(s.progress.done) });
+    const loupe = new Loupe({
+      cacheDir: join(dir, "cache"), encoder: fakeEncoder(), rootOptions: { watch: false },
+      onRootChange: (s) => (s.progress ? done.push(s.progress.done) : ready.push(s.latent.ready)),
+    });
     open.push(loupe);
     await loupe.addRoot(root);
     await loupe.whenIdle();
-    // Batches of 64 files, slices of 32 chunks: 32, 64, 96, 100 (once per batch, 64 and 100, before).
-    expect(new Set(seen)).toEqual(new Set([32, 64, 96, 100]));
+    // Words: batches of 64 files. Vectors: commits of 16 files each, the last one reported at the end.
+    expect(new Set(done)).toEqual(new Set([64, 100]));
+    expect(ready.filter((n) => n < 100)).toEqual([16, 32, 48, 64, 80, 96]);
+    expect(ready.at(-1)).toBe(100);
   });
 
   it("adding one root twice at once opens it once", async () => {
@@ -243,5 +249,68 @@ describe("Loupe core", () => {
     expect(one).toBe(two);
     await loupe.whenIdle();
     expect(await paths(loupe, "quince")).toEqual(["b.md"]);
+  });
+
+  describe("two phases: words first, latent vectors after", () => {
+    /** The fake encoder behind a gate: document encoding waits until `open` (or fails on `fail`). */
+    function gated() {
+      const inner = fakeEncoder();
+      let open!: () => void;
+      let fail!: (e: Error) => void;
+      const gate = new Promise<void>((resolve, reject) => ((open = resolve), (fail = reject)));
+      gate.catch(() => {});
+      const encoder: ReturnType<typeof fakeEncoder> = { ...inner, encoded: inner.encoded, encodeDocuments: async (texts) => (await gate, inner.encodeDocuments(texts)) };
+      return { encoder, open: () => open(), fail: () => fail(new Error("killed")) };
+    }
+
+    async function tree(n: number): Promise<{ dir: string; root: string }> {
+      const dir = await mkdtemp(join(tmpdir(), "loupe-core-"));
+      const root = join(dir, "ws");
+      await mkdir(root, { recursive: true });
+      for (let i = 0; i < n; i++) await writeFile(join(root, `n${i}.md`), `# Note ${i}\n\nThe keeper${i} trims the lamp wick at dusk.\n`);
+      return { dir, root };
+    }
+
+    it("a file is searchable by its words before its latent vector exists; the vector arrives later", async () => {
+      const { dir, root } = await tree(20);
+      const g = gated();
+      const loupe = new Loupe({ cacheDir: join(dir, "cache"), encoder: g.encoder, rootOptions: { watch: false } });
+      open.push(loupe);
+      const r = await loupe.addRoot(root);
+      await eventually(async () => expect(r.status(0)).toMatchObject({ files: 20, latent: { ready: 0, total: 20 } }));
+      const lexical = await loupe.search({ query: "keeper7", mode: "lexical" });
+      expect(lexical.hits[0]!.path).toBe("n7.md");
+      expect(lexical.indexing).toMatchObject({ latent: { ready: 0, total: 20 } });
+      expect((await loupe.search({ query: "keeper7", mode: "latent" })).hits).toEqual([]);
+      // Hybrid ranks the vectorless chunks by their words, at full strength rather than penalised.
+      const hybrid = await loupe.search({ query: "keeper7" });
+      expect(hybrid.hits[0]).toMatchObject({ path: "n7.md", score: 1 });
+      g.open();
+      await loupe.whenIdle();
+      expect(r.status(0).latent).toEqual({ ready: 20, total: 20 });
+      expect((await loupe.search({ query: "keeper7 lamp", mode: "latent" })).hits.length).toBeGreaterThan(0);
+      expect((await loupe.search({ query: "keeper7" })).indexing).toBeNull();
+    });
+
+    it("stopped between the phases, a restart computes only the missing vectors and redoes nothing else", async () => {
+      const { dir, root } = await tree(12);
+      const g = gated();
+      const first = new Loupe({ cacheDir: join(dir, "cache"), encoder: g.encoder, rootOptions: { watch: false } });
+      const r = await first.addRoot(root);
+      await eventually(async () => expect(r.status(0)).toMatchObject({ files: 12, latent: { ready: 0, total: 12 } }));
+      g.fail(); // the process "dies" before any vector is written
+      await first.close();
+
+      const encoder = fakeEncoder();
+      const second = new Loupe({ cacheDir: join(dir, "cache"), encoder, rootOptions: { watch: false } });
+      open.push(second);
+      const again = await second.addRoot(root);
+      await second.whenIdle();
+      expect(again.status(0)).toMatchObject({ files: 12, chunks: 12, latent: { ready: 12, total: 12 } });
+      // Each chunk encoded once, and no file read and chunked again (phase 1 found them all unchanged).
+      expect(encoder.encoded).toHaveLength(12);
+      expect(again.counters.reused).toBe(0);
+      expect((await second.search({ query: "keeper3 wick", mode: "latent" })).hits.map((h) => h.path)).toContain("n3.md");
+    });
   });
 });

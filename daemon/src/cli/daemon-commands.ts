@@ -64,8 +64,8 @@ function progressSink(ctx: DaemonCliContext, phase: string): { onProgress?: (p: 
   const bar = progressReporter();
   return {
     onProgress(p) {
-      const m = "message" in p && p.message ? /([\d,]+) \/ ([\d,]+) files/.exec(p.message) : null;
-      if (m) bar.update(phase, Number(m[1]!.replace(/,/g, "")), Number(m[2]!.replace(/,/g, "")));
+      const m = "message" in p && p.message ? /([\d,]+) \/ ([\d,]+) files( with meaning vectors)?/.exec(p.message) : null;
+      if (m) bar.update(m[3] ? `${phase}: meaning vectors (searchable by words already)` : phase, Number(m[1]!.replace(/,/g, "")), Number(m[2]!.replace(/,/g, "")));
     },
     stop: () => bar.stop(),
   };

@@ -250,12 +250,15 @@ export class Loupe {
   private indexing(targets: RootIndex[]): IndexingProgress | null {
     const busy = targets.filter((r) => r.state === "scanning" || r.state === "indexing");
     if (busy.length === 0) return null;
-    let done = 0, total = 0;
+    let done = 0, total = 0, ready = 0, files = 0;
     for (const r of busy) {
       done += r.progress?.done ?? 0;
       total += r.progress?.total ?? 0;
+      const s = r.status(0).latent;
+      ready += s.ready;
+      files += s.total;
     }
-    return { done, total, roots: busy.map((r) => r.root) };
+    return { done, total, latent: { ready, total: files }, roots: busy.map((r) => r.root) };
   }
 
   private async targets(f: SearchFilters): Promise<RootIndex[]> {
@@ -317,7 +320,10 @@ export class Loupe {
       if (!kd) kinds.set(doc, (kd = contentKind(searchers[Math.floor(doc / KEY)]!.chunk(doc % KEY).path)));
       return kd;
     };
-    return { hits: fuse(lex, lat, want, DEFAULT_FUSION, kindOf), searchers };
+    // Chunks still waiting for their latent vector rank by their words alone (see fuse).
+    const pending = targets.some((r) => r.busy);
+    const latentMissing = pending ? (doc: number) => targets[Math.floor(doc / KEY)]!.latentMissing(searchers[Math.floor(doc / KEY)]!.chunk(doc % KEY).path) : undefined;
+    return { hits: fuse(lex, lat, want, DEFAULT_FUSION, kindOf, latentMissing), searchers };
   }
 
   private page(query: string, mode: SearchMode, targets: RootIndex[], ranked: { hits: Hit[]; searchers: Searcher[] }, latent: QueryTerm[] | null, offset: number, k: number): SearchResult {

@@ -50,14 +50,22 @@ interface FileEntry {
   size: number;
   mtimeMs: number;
   hash: string;
+  /** False while some of the file's chunks are in the index without their latent vector (phase 2 pending). */
+  latent: boolean;
 }
 
 /**
- * Chunks per encoder call within a batch. The daemon's encoder runs 8 windows at a time anyway,
- * so a slice of 32 chunks (~100 windows) is still a dozen full runs, and progress moves every few
- * seconds instead of once per 64-file batch (which took minutes on real code).
+ * Chunks per encoder call in phase 2. The daemon's encoder runs 8 windows at a time anyway, so a
+ * slice of 32 chunks (~100 windows) is still a dozen full runs, and a closing root stops after
+ * the slice in hand.
  */
 const ENCODE_SLICE = 32;
+/**
+ * Files whose latent vectors one phase-2 commit brings. Small, because changes wait for the
+ * batch in hand: 16 files of code are about 50 chunks, some seconds of encoding on 2 cores.
+ */
+const LATENT_BATCH_FILES = 16;
+const EMPTY_VECTOR: SparseVector = { ids: new Uint32Array(0), weights: new Float32Array(0) };
 
 /** Commit data layout version; a mismatch rebuilds the file table from a rescan. */
 const TABLE_VERSION = 1;
@@ -83,6 +91,8 @@ export class RootIndex {
 
   private files = new Map<string, FileEntry>();
   private dirty = new Set<string>();
+  /** Files committed lexically whose latent vectors are still to be computed (phase 2). */
+  private latentPending = new Set<string>();
   private rescan = true;
   private watcher: FSWatcher | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -124,9 +134,14 @@ export class RootIndex {
   }
 
   private loadTable(): void {
-    const data = this.index.commitData as { v?: number; files?: Array<[string, number, number, string]> } | null;
+    // Entries are [path, size, mtime, hash] plus 0 when the file's latent vectors are pending
+    // (written that way so tables of earlier versions read as complete).
+    const data = this.index.commitData as { v?: number; files?: Array<[string, number, number, string, 0?]> } | null;
     if (data?.v !== TABLE_VERSION || !Array.isArray(data.files)) return;
-    for (const [path, size, mtimeMs, hash] of data.files) this.files.set(path, { size, mtimeMs, hash });
+    for (const [path, size, mtimeMs, hash, latent] of data.files) {
+      this.files.set(path, { size, mtimeMs, hash, latent: latent !== 0 });
+      if (latent === 0) this.latentPending.add(path);
+    }
   }
 
   /** Starts watching (unless disabled) and schedules the start-up scan. */
@@ -160,6 +175,7 @@ export class RootIndex {
       state: this.state,
       files: this.files.size,
       chunks: this.index.searcher().liveDocs,
+      latent: { ready: this.files.size - this.latentPending.size, total: this.files.size },
       skipped: this.skipped,
       pending: this.dirty.size,
       progress: this.progress,
@@ -169,9 +185,14 @@ export class RootIndex {
     };
   }
 
-  /** True while the start-up scan or a batch of changes is in progress or queued. */
+  /** True while the start-up scan, a batch of changes or latent vectors are in progress or queued. */
   get busy(): boolean {
-    return this.draining !== null || this.dirty.size > 0 || this.rescan || this.timer !== null;
+    return this.draining !== null || this.dirty.size > 0 || this.rescan || this.timer !== null || this.latentPending.size > 0;
+  }
+
+  /** Is `path` in the index without (some of) its latent vectors yet? Search scores such chunks lexically. */
+  latentMissing(path: string): boolean {
+    return this.latentPending.has(path);
   }
 
   /** Resolves when no change is queued or being processed. */
@@ -185,6 +206,7 @@ export class RootIndex {
     await this.draining;
     for (const path of this.files.keys()) this.index.deletePath(path);
     this.files.clear();
+    this.latentPending.clear();
     await this.commit();
     this.rescan = true;
     this.kick(0);
@@ -276,14 +298,18 @@ export class RootIndex {
 
   private async drain(): Promise<void> {
     try {
-      while (!this.closed && (this.rescan || this.dirty.size > 0)) {
+      // Changes first (they are cheap: read, chunk, lexical terms), latent vectors after, a
+      // small batch at a time, so an edit never waits for more than one batch of encoding.
+      while (!this.closed && (this.rescan || this.dirty.size > 0 || this.latentPending.size > 0)) {
         if (this.rescan) {
           this.rescan = false;
           await this.scan();
-        } else {
+        } else if (this.dirty.size > 0) {
           const batch = [...this.dirty].slice(0, this.o.batchFiles ?? 64);
           for (const p of batch) this.dirty.delete(p);
           await this.apply(batch);
+        } else {
+          await this.encodePending();
         }
       }
       this.state = this.o.watch === false ? "idle" : "watching";
@@ -299,7 +325,7 @@ export class RootIndex {
   }
 
   private busyExceptDrain(): boolean {
-    return this.dirty.size > 0 || this.rescan || this.timer !== null;
+    return this.dirty.size > 0 || this.rescan || this.timer !== null || this.latentPending.size > 0;
   }
 
   /** The start-up (or after rule changes) reconcile: walk, then process what differs from the table. */
@@ -325,22 +351,21 @@ export class RootIndex {
     for (let i = 0; i < work.length && !this.closed; i += size) {
       const batch = work.slice(i, i + size);
       for (const p of batch) this.dirty.delete(p);
-      // Progress moves within a batch as its chunks are encoded (a batch can take minutes), in files.
-      await this.apply(batch, (fraction) => {
-        const done = i + Math.floor(batch.length * fraction);
-        if (done === this.progress?.done) return;
-        this.progress = { done, total: work.length };
-        this.o.onChange?.(this.status(0));
-      });
+      await this.apply(batch);
       this.progress = { done: Math.min(i + size, work.length), total: work.length };
       this.o.onChange?.(this.status(0));
     }
   }
 
-  /** Brings these paths' index entries in line with the files now on disk, in one commit. */
-  private async apply(paths: string[], onEncoded?: (fraction: number) => void): Promise<void> {
+  /**
+   * Phase 1: brings these paths' index entries in line with the files now on disk, in one commit,
+   * without encoding: a chunk whose vector is known (the cache, or the old index entry with the
+   * same content hash) gets it, the others go in with an empty one and their file joins
+   * `latentPending` for phase 2. So a changed file is searchable by its words at once.
+   */
+  private async apply(paths: string[]): Promise<void> {
     const searcher = this.index.searcher();
-    const updates: Array<{ path: string; entry: FileEntry; text: string }> = [];
+    const updates: Array<{ path: string; entry: Omit<FileEntry, "latent">; text: string }> = [];
     const removed: string[] = [];
     for (const path of paths) {
       const known = this.files.get(path);
@@ -357,15 +382,13 @@ export class RootIndex {
       }
       const hash = sha(r.text!);
       if (known && known.hash === hash) {
-        this.files.set(path, { size: r.size, mtimeMs: r.mtimeMs, hash });
+        this.files.set(path, { size: r.size, mtimeMs: r.mtimeMs, hash, latent: known.latent });
         continue;
       }
       updates.push({ path, entry: { size: r.size, mtimeMs: r.mtimeMs, hash }, text: r.text! });
     }
     if (updates.length === 0 && removed.length === 0) return;
 
-    // Chunk every changed file, then find a vector for each chunk: the cache, else the old
-    // index entry with the same content hash (after a restart), else the encoder, in one call.
     const limits = this.o.chunkLimits ?? DEFAULT_LIMITS;
     const chunked = await Promise.all(
       updates.map(async (u) => ({ ...u, chunks: (await chunkFile(u.path, u.text, limits)).map((c) => ({ ...c, hash: sha(c.text) })) })),
@@ -376,57 +399,94 @@ export class RootIndex {
       for (const doc of searcher.docsOfPath(u.path)) oldByHash.set(searcher.chunk(doc).hash, doc);
     }
     const vectors = new Map<string, SparseVector>();
-    /** Texts to encode, by hash (a text repeated in the batch is encoded once). */
-    const missing = new Map<string, string>();
     for (const u of chunked) {
       for (const c of u.chunks) {
         if (vectors.has(c.hash)) continue;
         const cached = this.o.vectors.get(c.hash);
         const old = oldByHash.get(c.hash);
-        if (cached) vectors.set(c.hash, cached);
-        else if (old !== undefined) vectors.set(c.hash, searcher.latentVector(old));
-        else if (!missing.has(c.hash)) {
-          missing.set(c.hash, c.text);
-          continue;
+        // An old entry may itself be waiting for its vector (empty): then it is not known yet.
+        const oldVector = old === undefined ? undefined : searcher.latentVector(old);
+        const v = cached ?? (oldVector && oldVector.ids.length > 0 ? oldVector : undefined);
+        if (v) {
+          vectors.set(c.hash, v);
+          this.counters.reused++;
         }
-        this.counters.reused++;
       }
     }
-    if (missing.size > 0) {
-      const hashes = [...missing.keys()];
-      const texts = [...missing.values()];
-      // In slices, so progress can be reported while a large batch encodes.
-      for (let at = 0; at < texts.length; at += ENCODE_SLICE) {
-        const encoded = await this.o.encoder.encodeDocuments(texts.slice(at, at + ENCODE_SLICE));
-        encoded.forEach((v, j) => vectors.set(hashes[at + j]!, v));
-        onEncoded?.(Math.min(at + ENCODE_SLICE, texts.length) / texts.length);
-      }
-      this.counters.encoded += missing.size;
-    }
-    for (const [h, v] of vectors) this.o.vectors.set(h, v);
 
     for (const path of removed) {
       this.index.deletePath(path);
       this.files.delete(path);
+      this.latentPending.delete(path);
     }
     for (const u of chunked) {
       this.index.deletePath(u.path);
       const language = languageOf(u.path);
+      let complete = true;
       for (const c of u.chunks) {
+        const latent = vectors.get(c.hash);
+        if (!latent) complete = false;
         await this.index.add({
           path: u.path, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, hash: c.hash, text: c.text,
           root: this.root, language,
           lexical: analyze(`${u.path}\n${c.text}`),
-          latent: vectors.get(c.hash)!,
+          latent: latent ?? EMPTY_VECTOR,
         });
       }
-      this.files.set(u.path, u.entry);
+      this.files.set(u.path, { ...u.entry, latent: complete });
+      if (complete) this.latentPending.delete(u.path);
+      else this.latentPending.add(u.path);
     }
     await this.commit();
   }
 
+  /**
+   * Phase 2: computes the latent vectors of a few files committed without them and rewrites
+   * their chunks with the vectors, in one commit. Works from the chunks in the index (a file
+   * changed since is phase 1's business again), so a restart resumes exactly here.
+   */
+  private async encodePending(): Promise<void> {
+    this.state = "indexing";
+    this.progress = null; // phase 1 is done; `latent` in the status tells phase 2's progress
+    const searcher = this.index.searcher();
+    const batch = [...this.latentPending].slice(0, LATENT_BATCH_FILES);
+    const files = batch.map((path) => ({ path, chunks: searcher.docsOfPath(path).map((d) => ({ meta: searcher.chunk(d), vector: searcher.latentVector(d) })) }));
+    const vectors = new Map<string, SparseVector>();
+    /** Texts to encode, by hash (a text repeated in the batch is encoded once). */
+    const missing = new Map<string, string>();
+    for (const f of files) {
+      for (const { meta, vector } of f.chunks) {
+        const known = vector.ids.length > 0 ? vector : this.o.vectors.get(meta.hash);
+        if (known) vectors.set(meta.hash, known);
+        else missing.set(meta.hash, meta.text);
+      }
+    }
+    const hashes = [...missing.keys()];
+    const texts = [...missing.values()];
+    for (let at = 0; at < texts.length && !this.closed; at += ENCODE_SLICE) {
+      const encoded = await this.o.encoder.encodeDocuments(texts.slice(at, at + ENCODE_SLICE));
+      encoded.forEach((v, j) => {
+        vectors.set(hashes[at + j]!, v);
+        this.o.vectors.set(hashes[at + j]!, v);
+      });
+    }
+    if (this.closed) return;
+    this.counters.encoded += missing.size;
+    for (const f of files) {
+      this.index.deletePath(f.path);
+      for (const { meta } of f.chunks) {
+        await this.index.add({ ...meta, lexical: analyze(`${meta.path}\n${meta.text}`), latent: vectors.get(meta.hash) ?? EMPTY_VECTOR });
+      }
+      const entry = this.files.get(f.path);
+      if (entry) this.files.set(f.path, { ...entry, latent: true });
+      this.latentPending.delete(f.path);
+    }
+    await this.commit();
+    this.o.onChange?.(this.status(0));
+  }
+
   private async commit(): Promise<void> {
-    const files = [...this.files].map(([p, e]) => [p, e.size, e.mtimeMs, e.hash]);
+    const files = [...this.files].map(([p, e]) => (e.latent ? [p, e.size, e.mtimeMs, e.hash] : [p, e.size, e.mtimeMs, e.hash, 0]));
     await this.index.commit({ v: TABLE_VERSION, files });
     this.counters.commits++;
     if (this.counters.commits % 16 === 0) await this.index.merge();

@@ -77,6 +77,9 @@ export const indexingSchema = z
   .object({
     done: z.number().int().describe("Files indexed so far."),
     total: z.number().int().describe("Files found to index (0 while still scanning)."),
+    latent: z
+      .object({ ready: z.number().int(), total: z.number().int() })
+      .describe("Files whose meaning (latent) vectors are computed, of those indexed; the others are found and ranked by their words only, for now."),
     roots: z.array(z.string()).describe("Roots still indexing."),
   })
   .nullable()
@@ -92,9 +95,12 @@ export function hitOut(h: SearchHit): z.infer<typeof hitSchema> {
 /** "index still building: 42% of 10,311 files; partial results below." */
 export function indexingNote(p: IndexingProgress | null): string | null {
   if (!p) return null;
-  if (p.total === 0) return "index still building: scanning the workspace for files; partial results below.";
+  const vectors = p.latent.ready < p.latent.total
+    ? `meaning vectors for ${Math.floor((100 * p.latent.ready) / Math.max(p.latent.total, 1))}% of ${p.latent.total.toLocaleString("en")} files (the rest match by their words only)`
+    : null;
+  if (p.total === 0) return `index still building: ${vectors ?? "scanning the workspace for files"}; partial results below.`;
   const pct = Math.floor((100 * p.done) / p.total);
-  return `index still building: ${pct}% of ${p.total.toLocaleString("en")} files; partial results below.`;
+  return `index still building: ${pct}% of ${p.total.toLocaleString("en")} files${vectors ? `, ${vectors}` : ""}; partial results below.`;
 }
 
 /** A hit as the text mirror shows it: location, score, symbol, snippet, concepts. */

@@ -51,6 +51,8 @@ export function fuse(
   k: number,
   o: FusionOptions = DEFAULT_FUSION,
   kindOf?: (doc: number) => ContentKind,
+  /** Documents whose latent vector is not computed yet: ranked by their lexical score alone, as if the latent channel agreed, rather than as if it had found nothing. */
+  latentMissing?: (doc: number) => boolean,
 ): Hit[] {
   const parts = new Map<number, [number, number]>();
   const add = (hits: Hit[], channel: 0 | 1) => {
@@ -67,6 +69,7 @@ export function fuse(
   add(latent, 1);
   const alphaOf = (doc: number) => (kindOf?.(doc) === "code" ? (o.alphaCode ?? o.alpha) : o.alpha);
   const combine = (doc: number, lex: number, lat: number) => {
+    if (latentMissing?.(doc)) lat = lex;
     if (o.kind === "rrf") return lex + lat;
     const a = alphaOf(doc);
     return a * lex + (1 - a) * lat;

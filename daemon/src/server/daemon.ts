@@ -93,7 +93,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   /** A remembered root that is not open: not reopened yet (`why` null) or failed to. */
   function unopenedStatus(root: string, why: string | null): RootStatus {
     return {
-      root, state: why === null ? "scanning" : "error", files: 0, chunks: 0, skipped: 0, pending: 0, progress: null, indexBytes: 0,
+      root, state: why === null ? "scanning" : "error", files: 0, chunks: 0, latent: { ready: 0, total: 0 }, skipped: 0, pending: 0, progress: null, indexBytes: 0,
       indexDir: Loupe.indexDirFor(o.cacheDir, root), lifetime: "saved",
       lastError: why === null ? null : `could not reopen: ${why}. Loupe retries when the daemon restarts or on \`loupe index ${root}\`; \`loupe remove-root ${root}\` forgets it`,
     };
@@ -122,9 +122,11 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     const send = (value: unknown) => void conn.sendProgress(WorkDoneProgress.type, token, value as never).catch(() => {});
     send({ kind: "begin", title, cancellable: false, percentage: 0 });
     const listener = (s: RootIndexStatus) => {
-      if (s.root !== root.root || !s.progress) return;
-      const { done, total } = s.progress;
-      send({ kind: "report", message: `${done.toLocaleString("en")} / ${total.toLocaleString("en")} files`, percentage: Math.floor((100 * done) / Math.max(total, 1)) });
+      if (s.root !== root.root) return;
+      // First the files (searchable by their words once counted), then their latent vectors.
+      const [done, total, what] = s.progress ? [s.progress.done, s.progress.total, "files"] : [s.latent.ready, s.latent.total, "files with meaning vectors"];
+      if (!s.progress && done >= total) return;
+      send({ kind: "report", message: `${done.toLocaleString("en")} / ${total.toLocaleString("en")} ${what}`, percentage: Math.floor((100 * done) / Math.max(total, 1)) });
     };
     watchers.add(listener);
     try {
