@@ -104,6 +104,18 @@ export interface IndexingProgress {
   roots: string[];
 }
 
+/** "index still building: 42% of 10,311 files; partial results below." */
+/** The note the CLI and MCP put before partial results: one wording for both. */
+export function indexingNote(p: IndexingProgress | null): string | null {
+  if (!p) return null;
+  const vectors = p.latent.ready < p.latent.total
+    ? `meaning vectors for ${Math.floor((100 * p.latent.ready) / Math.max(p.latent.total, 1))}% of ${p.latent.total.toLocaleString("en")} files (the rest match by their words only)`
+    : null;
+  if (p.total === 0) return `index still building: ${vectors ?? "scanning the workspace for files"}; partial results below.`;
+  const pct = Math.floor((100 * p.done) / p.total);
+  return `index still building: ${pct}% of ${p.total.toLocaleString("en")} files${vectors ? `, ${vectors}` : ""}; partial results below.`;
+}
+
 export interface SearchResult {
   query: string;
   mode: SearchMode;

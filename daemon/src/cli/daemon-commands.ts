@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import { DaemonClient, type Progress } from "../client.js";
 import { ErrorCode, LoupeError } from "../errors.js";
 import { cacheDir, socketPath } from "../paths.js";
-import { SEARCH_MODES, type RootStatus, type SearchMode, type StatusResult } from "../protocol.js";
+import { indexingNote, SEARCH_MODES, type RootStatus, type SearchMode, type StatusResult } from "../protocol.js";
 import { progressReporter } from "./progress.js";
 import { quotePath } from "./quote.js";
 
@@ -188,7 +188,8 @@ export async function cmdSearch(ctx: DaemonCliContext, args: string[]): Promise<
       process.stdout.write(JSON.stringify(result) + "\n");
       return;
     }
-    if (result.indexing) process.stderr.write(`note: still indexing (${result.indexing.done}/${result.indexing.total} files); results are partial\n`);
+    const note = indexingNote(result.indexing);
+    if (note) process.stderr.write(`note: ${note}\n`);
     if (result.hits.length === 0) process.stdout.write("no results\n");
     for (const h of result.hits) {
       const where = `${quotePath(h.path)}:${h.startLine}-${h.endLine}`;

@@ -10,7 +10,7 @@ import { rm } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import { analyze, ANALYZER_VERSION } from "../analysis/analyzer.js";
-import { chunkFile, DEFAULT_LIMITS, type ChunkLimits } from "../chunk/index.js";
+import { chunkFile, DEFAULT_LIMITS, type ChunkLimits, type SymbolChunk } from "../chunk/index.js";
 import { ErrorCode, isLoupeError } from "../errors.js";
 import { FsDirectory } from "../index/directory.js";
 import { Index, type Searcher } from "../index/index.js";
@@ -66,6 +66,12 @@ const ENCODE_SLICE = 32;
  */
 const LATENT_BATCH_FILES = 16;
 const EMPTY_VECTOR: SparseVector = { ids: new Uint32Array(0), weights: new Float32Array(0) };
+
+/**
+ * Lets waiting requests run between files: reading, chunking and analysing are synchronous, and
+ * a batch of them held searches for 100–300 ms (measured on vuejs/core + fastify).
+ */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Commit data layout version; a mismatch rebuilds the file table from a rescan. */
 const TABLE_VERSION = 1;
@@ -390,9 +396,11 @@ export class RootIndex {
     if (updates.length === 0 && removed.length === 0) return;
 
     const limits = this.o.chunkLimits ?? DEFAULT_LIMITS;
-    const chunked = await Promise.all(
-      updates.map(async (u) => ({ ...u, chunks: (await chunkFile(u.path, u.text, limits)).map((c) => ({ ...c, hash: sha(c.text) })) })),
-    );
+    const chunked: Array<(typeof updates)[number] & { chunks: Array<SymbolChunk & { hash: string }> }> = [];
+    for (const u of updates) {
+      chunked.push({ ...u, chunks: (await chunkFile(u.path, u.text, limits)).map((c) => ({ ...c, hash: sha(c.text) })) });
+      await yieldToEventLoop();
+    }
     const oldByHash = new Map<string, number>();
     for (const u of chunked) {
       if (!this.files.has(u.path)) continue;
@@ -433,6 +441,7 @@ export class RootIndex {
           latent: latent ?? EMPTY_VECTOR,
         });
       }
+      await yieldToEventLoop();
       this.files.set(u.path, { ...u.entry, latent: complete });
       if (complete) this.latentPending.delete(u.path);
       else this.latentPending.add(u.path);
@@ -477,6 +486,7 @@ export class RootIndex {
       for (const { meta } of f.chunks) {
         await this.index.add({ ...meta, lexical: analyze(`${meta.path}\n${meta.text}`), latent: vectors.get(meta.hash) ?? EMPTY_VECTOR });
       }
+      await yieldToEventLoop();
       const entry = this.files.get(f.path);
       if (entry) this.files.set(f.path, { ...entry, latent: true });
       this.latentPending.delete(f.path);

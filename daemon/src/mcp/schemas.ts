@@ -1,7 +1,7 @@
 // The zod schemas the MCP tools share: search filters (input) and hits (output). Every field
 // carries a description, because the model that calls the tools reads nothing else.
 import { z } from "zod";
-import { LIMITS, type IndexingProgress, type SearchHit } from "../protocol.js";
+import { LIMITS, type SearchHit } from "../protocol.js";
 
 /** Annotations of every Loupe tool: they read the index and the workspace, and change neither. */
 export const READ_ONLY = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
@@ -90,17 +90,6 @@ export function hitOut(h: SearchHit): z.infer<typeof hitSchema> {
     path: h.path, root: h.root, file: h.file, startLine: h.startLine, endLine: h.endLine, score: h.score,
     snippet: h.snippet, symbol: h.symbol, language: h.language, kind: h.kind, concepts: h.concepts,
   };
-}
-
-/** "index still building: 42% of 10,311 files; partial results below." */
-export function indexingNote(p: IndexingProgress | null): string | null {
-  if (!p) return null;
-  const vectors = p.latent.ready < p.latent.total
-    ? `meaning vectors for ${Math.floor((100 * p.latent.ready) / Math.max(p.latent.total, 1))}% of ${p.latent.total.toLocaleString("en")} files (the rest match by their words only)`
-    : null;
-  if (p.total === 0) return `index still building: ${vectors ?? "scanning the workspace for files"}; partial results below.`;
-  const pct = Math.floor((100 * p.done) / p.total);
-  return `index still building: ${pct}% of ${p.total.toLocaleString("en")} files${vectors ? `, ${vectors}` : ""}; partial results below.`;
 }
 
 /** A hit as the text mirror shows it: location, score, symbol, snippet, concepts. */

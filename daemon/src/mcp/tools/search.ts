@@ -5,9 +5,9 @@ import { createHash } from "node:crypto";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { ErrorCode, LoupeError } from "../../errors.js";
-import { LIMITS, SEARCH_MODES, type SearchParams } from "../../protocol.js";
+import { indexingNote, LIMITS, SEARCH_MODES, type SearchParams } from "../../protocol.js";
 import { guarded, ok, reportProgress } from "../result.js";
-import { filterShape, hitOut, hitSchema, hitText, indexingNote, indexingSchema, queryArg, READ_ONLY } from "../schemas.js";
+import { filterShape, hitOut, hitSchema, hitText, indexingSchema, queryArg, READ_ONLY } from "../schemas.js";
 import type { DaemonSession } from "../session.js";
 
 /** Longer than any cursor encodeCursor makes (about 40 characters). */

@@ -3,9 +3,9 @@
 // the latent channel only; the passage itself is left out).
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { LIMITS, type SimilarParams } from "../../protocol.js";
+import { indexingNote, LIMITS, type SimilarParams } from "../../protocol.js";
 import { guarded, ok, reportProgress } from "../result.js";
-import { filterShape, hitOut, hitSchema, hitText, indexingNote, indexingSchema, pathArg, READ_ONLY, rootArg } from "../schemas.js";
+import { filterShape, hitOut, hitSchema, hitText, indexingSchema, pathArg, READ_ONLY, rootArg } from "../schemas.js";
 import type { DaemonSession } from "../session.js";
 
 export const similarInput = z.strictObject({
