@@ -19,7 +19,7 @@ import type { SaeEncoder } from "../sae-format.js";
 import type { TfjsTensor } from "../tfjs-weights.js";
 
 /** Bumped whenever the emitted graph or manifest changes, so cached conversions are rebuilt. */
-export const CONVERTER_VERSION = 3;
+export const CONVERTER_VERSION = 4;
 export const OPSET = 18; // ScatterElements with reduction "max" needs 18
 export const HIDDEN_SIZE = 512;
 export const MAX_POSITIONS = 128;
@@ -149,8 +149,13 @@ function sparseHead(g: GraphBuilder, sae: SaeEncoder, states: string, mask3: str
   const wEnc = g.op("Cast", [g.constant("sae_w_enc_t", transposed, [dim, width], true)], { to: DataType.FLOAT });
   const centred = g.op("Sub", [g.op("Mul", [states, g.scalar("sae_scale", scale)]), g.constant("sae_b_pre", sae.bPre, [dim])]);
   const z = g.op("Add", [g.op("MatMul", [centred, wEnc]), g.constant("sae_b_enc", sae.bEnc, [width])]); // [B,T,W]
-  const act = g.op("Mul", [g.op("Log", [g.op("Add", [g.op("Relu", [z]), g.scalar("sae_one", 1)])]), mask3]);
-  const perWindow = g.op("ReduceMax", [act, g.ints("sae_axis_tokens", [1])], { keepdims: 0 }); // [B,W]
+  // Max-pool before the saturation: log(1 + ReLU(·)) is monotone, so max over tokens of the
+  // saturated values equals the saturation of the max, bit for bit, and the element-wise tail
+  // then runs on [B,W] instead of [B,T,W] (it was 28.7% of encoder time). Padded positions get
+  // z − 1e9 (1e9 × (mask − 1)), so they never win the max; a real position's z is unchanged.
+  const padding = g.op("Mul", [g.op("Sub", [mask3, g.scalar("sae_mask_one", 1)]), g.scalar("sae_pad_low", 1e9)]); // [B,T,1]: 0 or −1e9
+  const pooled = g.op("ReduceMax", [g.op("Add", [z, padding]), g.ints("sae_axis_tokens", [1])], { keepdims: 0 }); // [B,W]
+  const perWindow = g.op("Log", [g.op("Add", [g.op("Relu", [pooled]), g.scalar("sae_one", 1)])]);
   // Max across each text's windows: scatter rows into [texts, W] with reduction "max" (≥ 0).
   const shape = g.op("Concat", [texts, g.ints("sae_width", [width])], { axis: 0 });
   const zeros = g.op("ConstantOfShape", [shape]); // float32 zeros
