@@ -82,7 +82,7 @@ async function indexRoot(ctx: DaemonCliContext, client: DaemonClient, root: stri
 
 function describeRoot(r: RootStatus): string {
   const mb = (r.indexBytes / 1e6).toFixed(1);
-  return `${r.root}\n  ${r.state}${r.progress ? ` ${r.progress.done}/${r.progress.total} files` : ""} · ${r.files} files, ${r.chunks} chunks, ${r.skipped} skipped, ${r.pending} pending · index ${mb} MB` +
+  return `${r.root}\n  ${r.state}${r.progress ? ` ${r.progress.done}/${r.progress.total} files` : ""} · ${r.files} files, ${r.chunks} chunks${r.latent.ready < r.latent.total ? ` (meaning vectors for ${r.latent.ready} of ${r.latent.total} files)` : ""}, ${r.skipped} skipped, ${r.pending} pending · index ${mb} MB` +
     (r.lastError ? `\n  last error: ${r.lastError}` : "");
 }
 

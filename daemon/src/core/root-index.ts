@@ -492,6 +492,9 @@ export class RootIndex {
       this.latentPending.delete(f.path);
     }
     await this.commit();
+    // Phase 2 rewrote every chunk phase 1 wrote: once it is done, let the merge policy drop the
+    // segments that are now mostly deleted, rather than wait for the next 16 commits.
+    if (this.latentPending.size === 0) await this.index.merge();
     this.o.onChange?.(this.status(0));
   }
 

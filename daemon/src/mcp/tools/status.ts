@@ -30,6 +30,7 @@ const rootSchema = z.object({
   pending: z.number().int().describe("Changed files seen but not yet searchable."),
   progress: z.object({ done: z.number().int(), total: z.number().int() }).nullable().describe("During indexing: files done of total."),
   lastError: z.string().nullable().describe("The root's last error, if any."),
+  latent: z.object({ ready: z.number().int(), total: z.number().int() }).describe("Files whose meaning vectors are computed, of those indexed; until then a file is found by its words only."),
   lifetime: z.enum(["saved", "session"]).describe("session: added by this MCP server's --root, served while it runs; saved: added with `loupe index`, kept across restarts."),
 });
 
@@ -42,7 +43,7 @@ export const statusOutput = z.object({
 });
 
 function rootOut(r: RootStatus): z.infer<typeof rootSchema> {
-  return { root: r.root, state: r.state, files: r.files, chunks: r.chunks, skipped: r.skipped, pending: r.pending, progress: r.progress, lastError: r.lastError, lifetime: r.lifetime };
+  return { root: r.root, state: r.state, files: r.files, chunks: r.chunks, skipped: r.skipped, pending: r.pending, progress: r.progress, lastError: r.lastError, latent: r.latent, lifetime: r.lifetime };
 }
 
 const busy = (r: { state: string }) => r.state === "scanning" || r.state === "indexing";
@@ -70,7 +71,7 @@ export function registerStatus(server: McpServer, session: DaemonSession, log: (
           const names = new Set(session.roots);
           mine = s.roots.filter((r) => names.has(r.root)).map(rootOut);
           for (const [root, message] of session.rootErrors) {
-            mine.push({ root, state: "error", files: 0, chunks: 0, skipped: 0, pending: 0, progress: null, lastError: message, lifetime: "session" });
+            mine.push({ root, state: "error", files: 0, chunks: 0, skipped: 0, pending: 0, progress: null, lastError: message, latent: { ready: 0, total: 0 }, lifetime: "session" });
           }
           const indexing = mine.filter(busy);
           if (indexing.length === 0 || Date.now() >= deadline || extra.signal.aborted) break;
@@ -87,7 +88,7 @@ export function registerStatus(server: McpServer, session: DaemonSession, log: (
           `${ready ? "ready" : "not ready"}: ${mine.length} root${mine.length === 1 ? "" : "s"}\n` +
           mine
             .map((r) =>
-              `${r.root}\n  ${r.state}${r.progress ? ` ${r.progress.done}/${r.progress.total} files` : ""} · ${r.files} files, ${r.chunks} chunks, ${r.skipped} skipped, ${r.pending} pending` +
+              `${r.root}\n  ${r.state}${r.progress ? ` ${r.progress.done}/${r.progress.total} files` : ""} · ${r.files} files, ${r.chunks} chunks${r.latent.ready < r.latent.total ? ` (meaning vectors for ${r.latent.ready} of ${r.latent.total} files)` : ""}, ${r.skipped} skipped, ${r.pending} pending` +
               (r.lastError ? `\n  error: ${r.lastError}` : ""),
             )
             .join("\n") +
