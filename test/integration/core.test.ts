@@ -109,6 +109,7 @@ describe("Loupe core", () => {
     fns[7] = fns[7]!.replace("return event", "return rewritten_marker");
     await writeFile(join(root, "big.py"), fns.join("\n\n"));
     await eventually(async () => expect(await paths(loupe, "rewritten_marker", { mode: "lexical" })).toEqual(["big.py"]));
+    await loupe.whenIdle(); // the changed chunk's vector follows the words (phase 2)
     const reencoded = encoder.encoded.slice(chunks);
     expect(reencoded.length).toBeGreaterThanOrEqual(1);
     expect(reencoded.length).toBeLessThanOrEqual(2);
