@@ -254,9 +254,8 @@ export class Loupe {
     for (const r of busy) {
       done += r.progress?.done ?? 0;
       total += r.progress?.total ?? 0;
-      const s = r.status(0).latent;
-      ready += s.ready;
-      files += s.total;
+      ready += r.latent.ready;
+      files += r.latent.total;
     }
     return { done, total, latent: { ready, total: files }, roots: busy.map((r) => r.root) };
   }
@@ -314,15 +313,17 @@ export class Loupe {
     const lat = channel(latent);
     if (!lexical) return { hits: lat.slice(0, want), searchers };
     if (!latent) return { hits: lex.slice(0, want), searchers };
-    const kinds = new Map<number, "code" | "prose">();
-    const kindOf = (doc: number) => {
-      let kd = kinds.get(doc);
-      if (!kd) kinds.set(doc, (kd = contentKind(searchers[Math.floor(doc / KEY)]!.chunk(doc % KEY).path)));
-      return kd;
+    // A fused hit's path, read from the chunk store once (kind and latent readiness both need it).
+    const paths = new Map<number, string>();
+    const pathOf = (doc: number) => {
+      let p = paths.get(doc);
+      if (p === undefined) paths.set(doc, (p = searchers[Math.floor(doc / KEY)]!.chunk(doc % KEY).path));
+      return p;
     };
+    const kindOf = (doc: number) => contentKind(pathOf(doc));
     // Chunks still waiting for their latent vector rank by their words alone (see fuse).
-    const pending = targets.some((r) => r.busy);
-    const latentMissing = pending ? (doc: number) => targets[Math.floor(doc / KEY)]!.latentMissing(searchers[Math.floor(doc / KEY)]!.chunk(doc % KEY).path) : undefined;
+    const pending = targets.some((r) => r.latent.ready < r.latent.total);
+    const latentMissing = pending ? (doc: number) => targets[Math.floor(doc / KEY)]!.latentMissing(pathOf(doc)) : undefined;
     return { hits: fuse(lex, lat, want, DEFAULT_FUSION, kindOf, latentMissing), searchers };
   }
 

@@ -50,8 +50,6 @@ interface FileEntry {
   size: number;
   mtimeMs: number;
   hash: string;
-  /** False while some of the file's chunks are in the index without their latent vector (phase 2 pending). */
-  latent: boolean;
 }
 
 /**
@@ -145,7 +143,7 @@ export class RootIndex {
     const data = this.index.commitData as { v?: number; files?: Array<[string, number, number, string, 0?]> } | null;
     if (data?.v !== TABLE_VERSION || !Array.isArray(data.files)) return;
     for (const [path, size, mtimeMs, hash, latent] of data.files) {
-      this.files.set(path, { size, mtimeMs, hash, latent: latent !== 0 });
+      this.files.set(path, { size, mtimeMs, hash });
       if (latent === 0) this.latentPending.add(path);
     }
   }
@@ -181,7 +179,7 @@ export class RootIndex {
       state: this.state,
       files: this.files.size,
       chunks: this.index.searcher().liveDocs,
-      latent: { ready: this.files.size - this.latentPending.size, total: this.files.size },
+      latent: this.latent,
       skipped: this.skipped,
       pending: this.dirty.size,
       progress: this.progress,
@@ -194,6 +192,11 @@ export class RootIndex {
   /** True while the start-up scan, a batch of changes or latent vectors are in progress or queued. */
   get busy(): boolean {
     return this.draining !== null || this.dirty.size > 0 || this.rescan || this.timer !== null || this.latentPending.size > 0;
+  }
+
+  /** Files whose latent vectors are in the index, of all indexed files. */
+  get latent(): { ready: number; total: number } {
+    return { ready: this.files.size - this.latentPending.size, total: this.files.size };
   }
 
   /** Is `path` in the index without (some of) its latent vectors yet? Search scores such chunks lexically. */
@@ -371,7 +374,7 @@ export class RootIndex {
    */
   private async apply(paths: string[]): Promise<void> {
     const searcher = this.index.searcher();
-    const updates: Array<{ path: string; entry: Omit<FileEntry, "latent">; text: string }> = [];
+    const updates: Array<{ path: string; entry: FileEntry; text: string }> = [];
     const removed: string[] = [];
     for (const path of paths) {
       const known = this.files.get(path);
@@ -388,7 +391,7 @@ export class RootIndex {
       }
       const hash = sha(r.text!);
       if (known && known.hash === hash) {
-        this.files.set(path, { size: r.size, mtimeMs: r.mtimeMs, hash, latent: known.latent });
+        this.files.set(path, { size: r.size, mtimeMs: r.mtimeMs, hash });
         continue;
       }
       updates.push({ path, entry: { size: r.size, mtimeMs: r.mtimeMs, hash }, text: r.text! });
@@ -442,7 +445,7 @@ export class RootIndex {
         });
       }
       await yieldToEventLoop();
-      this.files.set(u.path, { ...u.entry, latent: complete });
+      this.files.set(u.path, u.entry);
       if (complete) this.latentPending.delete(u.path);
       else this.latentPending.add(u.path);
     }
@@ -487,8 +490,6 @@ export class RootIndex {
         await this.index.add({ ...meta, lexical: analyze(`${meta.path}\n${meta.text}`), latent: vectors.get(meta.hash) ?? EMPTY_VECTOR });
       }
       await yieldToEventLoop();
-      const entry = this.files.get(f.path);
-      if (entry) this.files.set(f.path, { ...entry, latent: true });
       this.latentPending.delete(f.path);
     }
     await this.commit();
@@ -499,7 +500,7 @@ export class RootIndex {
   }
 
   private async commit(): Promise<void> {
-    const files = [...this.files].map(([p, e]) => (e.latent ? [p, e.size, e.mtimeMs, e.hash] : [p, e.size, e.mtimeMs, e.hash, 0]));
+    const files = [...this.files].map(([p, e]) => (this.latentPending.has(p) ? [p, e.size, e.mtimeMs, e.hash, 0] : [p, e.size, e.mtimeMs, e.hash]));
     await this.index.commit({ v: TABLE_VERSION, files });
     this.counters.commits++;
     if (this.counters.commits % 16 === 0) await this.index.merge();
