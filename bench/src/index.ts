@@ -173,7 +173,7 @@ async function run(size: number, root: string, nQueries: number, nBrute: number)
     const words = Array.from({ length: WORDS }, () => `w${drawWord()}`);
     const chunk = {
       path: `src/m${n % 997}/f${Math.floor(n / 8)}.ts`, startLine: 1 + (n % 8) * 40, endLine: 40 + (n % 8) * 40,
-      symbol: `fn${n}`, hash: n.toString(16).padStart(16, "0"), text: words.join(" "), root: "/ws", language: n % 5 === 0 ? "markdown" : "typescript",
+      symbol: `fn${n}`, hash: n.toString(16).padStart(16, "0"), root: "/ws", language: n % 5 === 0 ? "markdown" : "typescript",
       lexical: words, latent: v,
     };
     const t = performance.now();

@@ -21,6 +21,7 @@ import { packEncoder, type ChunkEncoder } from "@loupe/daemon/core/chunk-encoder
 import { Loupe } from "@loupe/daemon/core/loupe";
 import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
 import { Encoder } from "@loupe/daemon/model/encoder";
+import { ChunkTextReader } from "@loupe/daemon/core/chunk-text";
 import { cacheDir } from "@loupe/daemon/paths";
 import { walkWorkspace } from "@loupe/daemon/workspace/ignore";
 import { machineInfo } from "./common.js";
@@ -136,7 +137,8 @@ function tokens(texts: readonly string[]): { tokens: number; windowTokens: numbe
 }
 const s = r.searcher();
 const indexedTexts: string[] = [];
-for (const f of picked) for (const d of s.docsOfPath(f.path)) indexedTexts.push(s.chunk(d).text);
+const texts = new ChunkTextReader(r.root, Number.MAX_SAFE_INTEGER);
+for (const f of picked) for (const d of s.docsOfPath(f.path)) indexedTexts.push((await texts.text(s.chunk(d)))?.text ?? "");
 const indexed = tokens(indexedTexts);
 const encoded = tokens(encodedTexts);
 const bareTok = tokens(bareTexts);

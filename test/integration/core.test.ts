@@ -2,7 +2,7 @@
 // chokidar watcher, with the deterministic fake encoder (test/support/fake-encoder.ts) so no
 // ONNX runs. The end-to-end tests (test/e2e/daemon.test.ts) repeat the main paths with the
 // real daemon process and the default pack.
-import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -129,6 +129,31 @@ describe("Loupe core", () => {
     expect(again.encoded.join("\n")).toContain("offline_edit");
     expect(await paths(l2, "offline_edit", { mode: "lexical" })).toEqual(["big.py"]);
     expect((await l2.search({ query: "handler_3", mode: "lexical" })).hits[0]).toMatchObject({ path: "big.py", symbol: "handler_3" });
+  });
+
+  it("keeps no copy of chunk texts (snippets come from the files), and a folder moved while down re-encodes nothing", async () => {
+    const { loupe, root, cache } = await setup({
+      "lib/greet.ts": 'export const greeting = "Zebra-Quokka says hi!!!";\n',
+      "lib/math.ts": "export function addAll(xs: number[]) {\n  return xs.reduce((a, b) => a + b, 0);\n}\n",
+      "notes.md": "# Notes\n\nThe quokka is a small wallaby.\n",
+    }, { watch: false });
+    const hit = (await loupe.search({ query: "zebra quokka greeting" })).hits.find((h) => h.path === "lib/greet.ts");
+    expect(hit?.snippet).toContain('"Zebra-Quokka says hi!!!"');
+    const { indexDir } = await loupe.rootStatus(loupe.rootList()[0]!);
+    for (const name of await readdir(indexDir)) {
+      expect((await readFile(join(indexDir, name))).includes("Zebra-Quokka says hi")).toBe(false);
+    }
+    await loupe.close();
+
+    await rename(join(root, "lib"), join(root, "src"));
+    const again = fakeEncoder(); // and an empty vector cache: the vectors can only come from the index
+    const l2 = new Loupe({ cacheDir: cache, encoder: again, rootOptions: { watch: false } });
+    open.push(l2);
+    await l2.addRoot(root);
+    await l2.whenIdle();
+    expect(again.encoded).toEqual([]);
+    expect((await l2.search({ query: "addAll" })).hits[0]).toMatchObject({ path: "src/math.ts", snippet: expect.stringContaining("xs.reduce") });
+    expect((await l2.rootStatus(l2.rootList()[0]!)).latent).toEqual({ ready: 3, total: 3 });
   });
 
   it("rebuilds an index built with another model pack instead of mixing vectors", async () => {

@@ -31,7 +31,7 @@ describe("index engine vs in-memory scorers", () => {
     const sparse = new SparseIndex();
     for (let i = 0; i < set.docs.length; i++) {
       const text = docText(set.docs[i]!);
-      await index.add({ path: String(i), startLine: 1, endLine: 1, symbol: "", hash: "", text, root: "", language: "", lexical: analyze(text), latent: docs[i]! });
+      await index.add({ path: String(i), startLine: 1, endLine: 1, symbol: "", hash: "", root: "", language: "", lexical: analyze(text), latent: docs[i]! });
       bm25.add(text);
       sparse.add(docs[i]!);
     }

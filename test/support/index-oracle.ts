@@ -26,7 +26,7 @@ export function randomChunk(random: () => number, n: number, opts: { latents?: n
     endLine: 2 + n,
     symbol: `s${n}`,
     hash: `h${n}`,
-    text: `chunk ${n} ${words.join(" ")}`,
+    ...(n % 7 === 0 ? { startCol: n, endCol: n + 5 } : {}), // a piece of one long line now and then
     root: n % 3 === 0 ? "/b" : "/a",
     language: folder === "docs" ? "markdown" : "typescript",
     lexical: words,

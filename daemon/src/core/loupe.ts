@@ -20,6 +20,7 @@ import { contentKind, DEFAULT_FUSION, fuse } from "../search/fusion.js";
 import type { Hit } from "../search/topk.js";
 import { DEFAULT_MAX_FILE_BYTES, readWorkspaceFile, RulesCache } from "../workspace/ignore.js";
 import type { ChunkEncoder } from "./chunk-encoder.js";
+import { ChunkTextReader } from "./chunk-text.js";
 import { RootIndex, type RootIndexOptions, type RootIndexStatus } from "./root-index.js";
 import { VectorCache } from "./vector-cache.js";
 
@@ -327,8 +328,12 @@ export class Loupe {
     return { hits: fuse(lex, lat, want, DEFAULT_FUSION, kindOf, latentMissing), searchers };
   }
 
-  private page(query: string, mode: SearchMode, targets: RootIndex[], ranked: { hits: Hit[]; searchers: Searcher[] }, latent: QueryTerm[] | null, offset: number, k: number): SearchResult {
-    const hits = ranked.hits.slice(offset, offset + k).map((h) => this.hit(targets[Math.floor(h.doc / KEY)]!, ranked.searchers[Math.floor(h.doc / KEY)]!, h.doc % KEY, h.score, latent));
+  private async page(query: string, mode: SearchMode, targets: RootIndex[], ranked: { hits: Hit[]; searchers: Searcher[] }, latent: QueryTerm[] | null, offset: number, k: number): Promise<SearchResult> {
+    const readers = new Map<RootIndex, ChunkTextReader>();
+    const hits = await Promise.all(ranked.hits.slice(offset, offset + k).map((h) => {
+      const r = targets[Math.floor(h.doc / KEY)]!;
+      return this.hit(r, ranked.searchers[Math.floor(h.doc / KEY)]!, h.doc % KEY, h.score, latent, readers);
+    }));
     const more = ranked.hits.length > offset + k && offset + k < LIMITS.depth;
     return { query, mode, hits, nextOffset: more ? offset + k : null, indexing: this.indexing(targets) };
   }
@@ -341,12 +346,22 @@ export class Loupe {
     });
   }
 
-  private hit(r: RootIndex, s: Searcher, doc: number, score: number, latent: QueryTerm[] | null): SearchHit {
+  /** One reader per root and request: each file a page shows is read once. */
+  private reader(r: RootIndex, readers: Map<RootIndex, ChunkTextReader>): ChunkTextReader {
+    let reader = readers.get(r);
+    if (!reader) readers.set(r, (reader = new ChunkTextReader(r.root, this.o.rootOptions?.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES)));
+    return reader;
+  }
+
+  private async hit(r: RootIndex, s: Searcher, doc: number, score: number, latent: QueryTerm[] | null, readers = new Map<RootIndex, ChunkTextReader>()): Promise<SearchHit> {
     const c = s.chunk(doc);
+    // The snippet is read from the file (the index keeps no copy of the text); a file changed
+    // since shows what it holds there now, a vanished one no snippet.
+    const text = await this.reader(r, readers).text(c);
     return {
       root: r.root, path: c.path, file: join(r.root, ...c.path.split("/")),
       startLine: c.startLine, endLine: c.endLine, score: round(score),
-      snippet: snippetOf(c.text), symbol: c.symbol, language: c.language, kind: fileKind(c.path),
+      snippet: snippetOf(text?.text ?? ""), symbol: c.symbol, language: c.language, kind: fileKind(c.path),
       concepts: this.concepts(s, doc, latent),
     };
   }
@@ -441,7 +456,10 @@ export class Loupe {
     if (p.startLine === undefined && p.endLine === undefined) {
       const s = root.searcher();
       const c = s.chunk(this.chunkAt(s, rel));
-      ({ text, startLine: start, endLine: end } = c);
+      const read = await new ChunkTextReader(root.root, this.o.rootOptions?.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES).text(c);
+      if (!read) throw new LoupeError(ErrorCode.NotFound, `${rel} cannot be read any more (removed or no longer readable)`);
+      ({ startLine: start, endLine: end } = c);
+      text = read.text;
     } else {
       const r = await this.read({ path: rel, root: root.root, ...(p.startLine !== undefined ? { startLine: p.startLine } : {}), ...(p.endLine !== undefined ? { endLine: p.endLine } : {}) });
       ({ text, startLine: start, endLine: end } = r);
@@ -476,7 +494,7 @@ export class Loupe {
     const weights = new Map(latent.map((q) => [q.term, q.weight]));
     return {
       query: p.query,
-      hit: this.hit(root, s, doc, 0, latent),
+      hit: await this.hit(root, s, doc, 0, latent),
       latents: lat.map((c) => {
         const id = Number(c.term.slice(LATENT_PREFIX.length));
         return { id, label: this.o.encoder.labels?.[id] ?? "", weight: round(c.contribution), queryWeight: round(weights.get(c.term) ?? 0), chunkWeight: round(c.value) };

@@ -5,7 +5,6 @@
 // (size, mtime, content hash) rides in the index manifest's commit data, so files and chunks
 // can never disagree after a crash: a killed daemon restarts from the last commit and the
 // start-up scan (size + mtime, then content hash) finds whatever changed since.
-import { createHash } from "node:crypto";
 import { rm } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
@@ -14,10 +13,12 @@ import { chunkFile, DEFAULT_LIMITS, type ChunkLimits, type SymbolChunk } from ".
 import { ErrorCode, isLoupeError } from "../errors.js";
 import { FsDirectory } from "../index/directory.js";
 import { Index, type Searcher } from "../index/index.js";
+import type { ChunkMeta } from "../index/segment-writer.js";
 import type { SparseVector } from "../model/encoder.js";
 import type { RootState, RootStatus } from "../protocol.js";
 import { DEFAULT_MAX_FILE_BYTES, readWorkspaceFile, RulesCache, walkWorkspace, IGNORE_FILES } from "../workspace/ignore.js";
 import type { ChunkEncoder } from "./chunk-encoder.js";
+import { ChunkTextReader, sha, sliceChunk } from "./chunk-text.js";
 import type { VectorCache } from "./vector-cache.js";
 
 export interface RootIndexOptions {
@@ -73,10 +74,6 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 
 /** Commit data layout version; a mismatch rebuilds the file table from a rescan. */
 const TABLE_VERSION = 1;
-
-export function sha(text: string): string {
-  return createHash("sha256").update(text).digest("hex").slice(0, 32);
-}
 
 /** Lower-case extension without the dot ("ts", "md"), "" when none: the chunk's `language`. */
 export function languageOf(path: string): string {
@@ -404,10 +401,12 @@ export class RootIndex {
       chunked.push({ ...u, chunks: (await chunkFile(u.path, u.text, limits)).map((c) => ({ ...c, hash: sha(c.text) })) });
       await yieldToEventLoop();
     }
+    // Vectors already in the index, by chunk hash: the changed files' old chunks, and those of
+    // files removed in this batch (a rename or move is a remove and an add: nothing re-encodes).
     const oldByHash = new Map<string, number>();
-    for (const u of chunked) {
-      if (!this.files.has(u.path)) continue;
-      for (const doc of searcher.docsOfPath(u.path)) oldByHash.set(searcher.chunk(doc).hash, doc);
+    for (const path of [...chunked.map((u) => u.path), ...removed]) {
+      if (!this.files.has(path)) continue;
+      for (const doc of searcher.docsOfPath(path)) oldByHash.set(searcher.chunk(doc).hash, doc);
     }
     const vectors = new Map<string, SparseVector>();
     for (const u of chunked) {
@@ -438,7 +437,8 @@ export class RootIndex {
         const latent = vectors.get(c.hash);
         if (!latent) complete = false;
         await this.index.add({
-          path: u.path, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, hash: c.hash, text: c.text,
+          path: u.path, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, hash: c.hash,
+          ...(c.startCol !== undefined ? { startCol: c.startCol, endCol: c.endCol! } : {}),
           root: this.root, language,
           lexical: analyze(`${u.path}\n${c.text}`),
           latent: latent ?? EMPTY_VECTOR,
@@ -454,23 +454,47 @@ export class RootIndex {
 
   /**
    * Phase 2: computes the latent vectors of a few files committed without them and rewrites
-   * their chunks with the vectors, in one commit. Works from the chunks in the index (a file
-   * changed since is phase 1's business again), so a restart resumes exactly here.
+   * their chunks with the vectors, in one commit. Works from the chunks in the index, their texts
+   * read back from the files; a file changed since phase 1 is phase 1's business again (marked
+   * dirty, so it is re-read and re-chunked first). A restart resumes exactly here.
    */
   private async encodePending(): Promise<void> {
     this.state = "indexing";
     this.progress = null; // phase 1 is done; `latent` in the status tells phase 2's progress
     const searcher = this.index.searcher();
-    const batch = [...this.latentPending].slice(0, LATENT_BATCH_FILES);
-    const files = batch.map((path) => ({ path, chunks: searcher.docsOfPath(path).map((d) => ({ meta: searcher.chunk(d), vector: searcher.latentVector(d) })) }));
+    const reader = new ChunkTextReader(this.root, this.o.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
+    const limits = this.o.chunkLimits ?? DEFAULT_LIMITS;
+    const files: Array<{ path: string; chunks: Array<{ meta: ChunkMeta; text: string; vector: SparseVector }> }> = [];
+    for (const path of [...this.latentPending].slice(0, LATENT_BATCH_FILES)) {
+      const file = await reader.file(path);
+      if (!file || file.hash !== this.files.get(path)?.hash) {
+        this.markDirty(path);
+        continue;
+      }
+      // The same text chunks the same way (chunking is ~0.1% of indexing time): texts by hash.
+      const byHash = new Map((await chunkFile(path, file.text, limits)).map((c) => [sha(c.text), c.text]));
+      files.push({ path, chunks: searcher.docsOfPath(path).map((d) => {
+        const meta = searcher.chunk(d);
+        // Not expected to miss (the chunkers are deterministic); then the file's text at the
+        // chunk's place is what there is to encode.
+        let text = byHash.get(meta.hash);
+        if (text === undefined) {
+          text = sliceChunk(file.lines, meta);
+          if (sha(text) !== meta.hash) this.log(`${this.root}: ${path}:${meta.startLine} re-chunks differently than when it was indexed`);
+        }
+        return { meta, text, vector: searcher.latentVector(d) };
+      }) });
+      await yieldToEventLoop();
+    }
+    if (files.length === 0) return; // every file of the batch changed: phase 1 takes them first
     const vectors = new Map<string, SparseVector>();
     /** Texts to encode, by hash (a text repeated in the batch is encoded once). */
     const missing = new Map<string, string>();
     for (const f of files) {
-      for (const { meta, vector } of f.chunks) {
+      for (const { meta, text, vector } of f.chunks) {
         const known = vector.ids.length > 0 ? vector : this.o.vectors.get(meta.hash);
         if (known) vectors.set(meta.hash, known);
-        else missing.set(meta.hash, meta.text);
+        else missing.set(meta.hash, text);
       }
     }
     const hashes = [...missing.keys()];
@@ -486,8 +510,8 @@ export class RootIndex {
     this.counters.encoded += missing.size;
     for (const f of files) {
       this.index.deletePath(f.path);
-      for (const { meta } of f.chunks) {
-        await this.index.add({ ...meta, lexical: analyze(`${meta.path}\n${meta.text}`), latent: vectors.get(meta.hash) ?? EMPTY_VECTOR });
+      for (const { meta, text } of f.chunks) {
+        await this.index.add({ ...meta, lexical: analyze(`${meta.path}\n${text}`), latent: vectors.get(meta.hash) ?? EMPTY_VECTOR });
       }
       await yieldToEventLoop();
       this.latentPending.delete(f.path);

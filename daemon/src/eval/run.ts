@@ -97,7 +97,7 @@ async function buildIndex(set: EvalSet, vectors: SparseVector[] | null, lexical:
   });
   for (let i = 0; i < set.docs.length; i++) {
     await index.add({
-      path: String(i), startLine: 1, endLine: 1, symbol: "", hash: "", text: "", root: "", language: "",
+      path: String(i), startLine: 1, endLine: 1, symbol: "", hash: "", root: "", language: "",
       ...(lexical ? { lexical: analyze(docText(set.docs[i]!)) } : {}),
       ...(vectors ? { latent: vectors[i]! } : {}),
     });
@@ -117,7 +117,19 @@ function kindOf(set: EvalSet): (doc: number) => ContentKind {
   return (doc) => contentKind(set.docs[doc]!.ext ?? "");
 }
 
-async function rankOnIndex(set: EvalSet, options: EvalOptions, k: number, progress: Progress): Promise<Hit[][]> {
+/** Rankings of every channel a mode needs, on the index engine (hybrid fills all three). */
+export interface ChannelRankings {
+  lexical?: Hit[][];
+  latent?: Hit[][];
+  hybrid?: Hit[][];
+}
+
+/**
+ * Ranks every query on the index engine. For "hybrid" the lexical and latent lists it fuses
+ * come back too (at the fusion depth), so a benchmark scores all three channels from one
+ * encoding of the set.
+ */
+export async function rankOnIndex(set: EvalSet, options: EvalOptions, k: number, progress: Progress = () => {}): Promise<ChannelRankings> {
   const queries = set.queries.map((q) => q.text);
   const mode = options.mode;
   const encoder = options.encoder;
@@ -126,17 +138,17 @@ async function rankOnIndex(set: EvalSet, options: EvalOptions, k: number, progre
   const searcher = await buildIndex(set, vectors, mode !== "latent", encoder, progress);
   const fusion = options.fusion ?? DEFAULT_FUSION;
   const depth = mode === "hybrid" ? fusion.depth : k;
-  const lexicalHits = mode === "latent" ? null : queries.map((q) => toDocs(searcher, searcher.search(lexicalQuery(analyze(q)), depth)));
-  if (mode === "lexical") return lexicalHits!;
+  const lexical = mode === "latent" ? undefined : queries.map((q) => toDocs(searcher, searcher.search(lexicalQuery(analyze(q)), depth)));
+  if (mode === "lexical") return { lexical };
   const qv = await encoder!.encodeSparse(queries, "query", options.queryK);
-  const latentHits = qv.map((v) => toDocs(searcher, searcher.search(latentQuery(v), depth)));
-  if (mode === "latent") return latentHits;
-  return queries.map((_, i) => fuse(lexicalHits![i]!, latentHits[i]!, k, fusion, kindOf(set)));
+  const latent = qv.map((v) => toDocs(searcher, searcher.search(latentQuery(v), depth)));
+  if (mode === "latent") return { latent };
+  return { lexical, latent, hybrid: queries.map((_, i) => fuse(lexical![i]!, latent[i]!, k, fusion, kindOf(set))) };
 }
 
 async function rank(set: EvalSet, options: EvalOptions, k: number): Promise<Hit[][]> {
   const progress = options.onProgress ?? (() => {});
-  if (options.mode !== "dense" && (options.engine ?? "index") === "index") return rankOnIndex(set, options, k, progress);
+  if (options.mode !== "dense" && (options.engine ?? "index") === "index") return (await rankOnIndex(set, options, k, progress))[options.mode]!;
   const queries = set.queries.map((q) => q.text);
   if (options.mode === "lexical") {
     const index = lexicalIndex(set, progress);

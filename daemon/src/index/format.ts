@@ -11,7 +11,7 @@ import * as zlib from "node:zlib";
 import { ErrorCode, LoupeError } from "../errors.js";
 
 /** Bumped whenever any index file's layout changes; an index of another version is refused. */
-export const INDEX_FORMAT = 1;
+export const INDEX_FORMAT = 2;
 
 export const MAGIC = Buffer.from("LOUPEIDX", "ascii");
 const END = Buffer.from("XDIE", "ascii");
@@ -119,7 +119,7 @@ export class PayloadWriter {
     return this;
   }
 
-  array(a: Uint32Array | Int32Array | Float32Array | Float64Array | Uint8Array): this {
+  array(a: Uint32Array | Uint16Array | Int32Array | Float32Array | Float64Array | Uint8Array): this {
     return this.bytes(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   }
 
@@ -179,6 +179,7 @@ export class PayloadReader {
   }
 
   u32s(): Uint32Array { return this.view(Uint32Array); }
+  u16s(): Uint16Array { return this.view(Uint16Array); }
   i32s(): Int32Array { return this.view(Int32Array); }
   f32s(): Float32Array { return this.view(Float32Array); }
   u8s(): Uint8Array { return this.view(Uint8Array); }
@@ -191,7 +192,7 @@ export class PayloadReader {
   }
 }
 
-/** Strings decoded on demand from a blob (term dictionaries and chunk text are read lazily). */
+/** Strings decoded on demand from a blob (term dictionaries, paths and symbols are read lazily). */
 export class StringTable {
   constructor(private readonly offsets: Uint32Array, private readonly blob: Buffer) {}
   get length(): number {

@@ -157,7 +157,7 @@ interface Cursor {
  * window's variables: in the closure V8 reloaded them from the context on every posting, which
  * made windowed scoring 30% slower than exhaustive scoring of the same postings.
  */
-function scatterWindow(c: Cursor, ids: Uint32Array, vals: Uint8Array, norm: Float64Array | null, k1p: number, acc: Float64Array, winStart: number, winEnd: number): void {
+function scatterWindow(c: Cursor, ids: Uint32Array | Uint16Array, vals: Uint8Array, norm: Float64Array | null, k1p: number, acc: Float64Array, winStart: number, winEnd: number): void {
   let q = c.pos;
   const end = c.end;
   if (q < end && ids[q]! < winStart) {

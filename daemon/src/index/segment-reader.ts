@@ -19,7 +19,7 @@ export class SegmentReader {
   readonly kinds: Uint8Array;
   readonly scales: Float32Array;
   readonly termStart: Uint32Array;
-  readonly docIds: Uint32Array;
+  readonly docIds: Uint32Array | Uint16Array;
   readonly values: Uint8Array;
   readonly lengths: Uint32Array;
   readonly blockStart: Uint32Array;
@@ -32,12 +32,13 @@ export class SegmentReader {
   readonly totalLength: number;
   private readonly startLine: Int32Array;
   private readonly endLine: Int32Array;
+  private readonly startCol: Int32Array;
+  private readonly endCol: Int32Array;
   private readonly paths: Facet;
   private readonly roots: Facet;
   private readonly languages: Facet;
   private readonly symbols: StringTable;
   private readonly hashes: StringTable;
-  private readonly texts: StringTable;
   private dictionary?: Map<string, number>;
 
   constructor(
@@ -48,13 +49,14 @@ export class SegmentReader {
     store: Buffer,
   ) {
     const p = new PayloadReader(postFile, unseal(postFile, "POST", post));
-    const head = p.json<{ docs: number; terms: number; postings: number }>();
+    const head = p.json<{ docs: number; terms: number; postings: number; docIdBytes: number }>();
+    if (head.docIdBytes !== 2 && head.docIdBytes !== 4) throw corrupt(postFile, `doc ids of ${String(head.docIdBytes)} bytes`);
     this.docs = head.docs;
     this.terms = p.strings();
     this.kinds = p.u8s();
     this.scales = p.f32s();
     this.termStart = p.u32s();
-    this.docIds = p.u32s();
+    this.docIds = head.docIdBytes === 2 ? p.u16s() : p.u32s();
     this.values = p.u8s();
     this.lengths = p.u32s();
     this.blockStart = p.u32s();
@@ -80,14 +82,18 @@ export class SegmentReader {
     if (s.json<{ docs: number }>().docs !== this.docs) throw corrupt(storeFile, "chunk count differs from its postings file");
     this.startLine = s.i32s();
     this.endLine = s.i32s();
+    this.startCol = s.i32s();
+    this.endCol = s.i32s();
     const facet = (): Facet => ({ names: s.strings(), index: s.u32s(), offsets: s.u32s(), bitmaps: s.bytes(), cache: new Map() });
     this.paths = facet();
     this.roots = facet();
     this.languages = facet();
     this.symbols = s.strings();
     this.hashes = s.strings();
-    this.texts = s.strings();
-    if (this.startLine.length !== this.docs || this.paths.index.length !== this.docs || this.texts.length !== this.docs) {
+    if (
+      this.startLine.length !== this.docs || this.endLine.length !== this.docs || this.startCol.length !== this.docs || this.endCol.length !== this.docs ||
+      this.paths.index.length !== this.docs || this.symbols.length !== this.docs || this.hashes.length !== this.docs
+    ) {
       throw corrupt(storeFile, "section sizes disagree");
     }
   }
@@ -102,13 +108,14 @@ export class SegmentReader {
   }
 
   chunk(doc: number): ChunkMeta {
+    const startCol = this.startCol[doc]!;
     return {
+      ...(startCol >= 0 ? { startCol, endCol: this.endCol[doc]! } : {}),
       path: this.paths.names.get(this.paths.index[doc]!),
       startLine: this.startLine[doc]!,
       endLine: this.endLine[doc]!,
       symbol: this.symbols.get(doc),
       hash: this.hashes.get(doc),
-      text: this.texts.get(doc),
       root: this.roots.names.get(this.roots.index[doc]!),
       language: this.languages.names.get(this.languages.index[doc]!),
     };

@@ -14,10 +14,15 @@ export interface ChunkMeta {
   endLine: number;
   /** Enclosing symbol or heading; "" when none. */
   symbol: string;
-  /** Content hash of the chunk text (any stable string, e.g. hex sha256). */
+  /**
+   * Content hash of the chunk text (any stable string, e.g. hex sha256). The index keeps no copy
+   * of the text: it is read back from the file (lines startLine..endLine, or the piece
+   * startCol..endCol of one long line) and checked against this hash.
+   */
   hash: string;
-  /** The text that was indexed, for snippets. */
-  text: string;
+  /** Only on a piece of one over-long line: the piece is line.slice(startCol, endCol) (UTF-16 offsets). */
+  startCol?: number;
+  endCol?: number;
   /** Workspace root the path is relative to. */
   root: string;
   /** Language or file kind ("ts", "markdown", …); "" when unknown. */
@@ -48,8 +53,8 @@ export interface SegmentData {
   scales: Float32Array;
   /** terms.length + 1 offsets into docIds / values. */
   termStart: Uint32Array;
-  /** Segment-local doc ids, ascending within each term. */
-  docIds: Uint32Array;
+  /** Segment-local doc ids, ascending within each term (16-bit when the segment has at most 65,536 docs). */
+  docIds: Uint32Array | Uint16Array;
   values: Uint8Array;
   /** Lexical length (number of analyzer terms) per doc. */
   lengths: Uint32Array;

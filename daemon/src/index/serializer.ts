@@ -1,7 +1,8 @@
 // SegmentData → the bytes of a segment's two files. The postings file holds the term dictionary,
-// the postings (doc ids as u32, values as u8) cut into blocks of BLOCK postings with each
+// the postings (doc ids as u16 when the segment has at most 65,536 docs, else u32; values as u8) cut into blocks of BLOCK postings with each
 // block's last doc id and maximum value (block-max skipping), and per-doc lexical lengths. The
-// store file holds the chunk store and, for filters, one roaring bitmap of doc ids per distinct
+// store file holds the chunk store (where each chunk is and its hash, never its text: snippets
+// are read from the files) and, for filters, one roaring bitmap of doc ids per distinct
 // path, root and language.
 import { Bitmap } from "./bitmap.js";
 import { PayloadWriter, seal } from "./format.js";
@@ -13,6 +14,9 @@ import { TermKind, type SegmentData } from "./segment-writer.js";
  * ones skip with less bookkeeping.
  */
 export const BLOCK = 128;
+
+/** Segments with at most this many docs store doc ids in 16 bits (2 of a posting's 3 bytes instead of 4 of 5). */
+export const DOC_ID_U16_LIMIT = 65_536;
 
 export function serializePostings(s: SegmentData): Uint8Array[] {
   const nTerms = s.terms.length;
@@ -46,13 +50,14 @@ export function serializePostings(s: SegmentData): Uint8Array[] {
     termMax[t] = tMax;
     termMinLen[t] = end > s.termStart[t]! ? tMin : 0;
   }
+  const narrow = s.docs <= DOC_ID_U16_LIMIT;
   const w = new PayloadWriter()
-    .json({ docs: s.docs, terms: nTerms, postings: s.docIds.length, block: BLOCK })
+    .json({ docs: s.docs, terms: nTerms, postings: s.docIds.length, block: BLOCK, docIdBytes: narrow ? 2 : 4 })
     .strings(s.terms)
     .array(s.kinds)
     .array(s.scales)
     .array(s.termStart)
-    .array(s.docIds)
+    .array(narrow ? (s.docIds instanceof Uint16Array ? s.docIds : Uint16Array.from(s.docIds)) : s.docIds instanceof Uint32Array ? s.docIds : Uint32Array.from(s.docIds))
     .array(s.values)
     .array(s.lengths)
     .array(blockStart)
@@ -86,11 +91,13 @@ export function serializeStore(s: SegmentData): Uint8Array[] {
   const w = new PayloadWriter()
     .json({ docs: s.docs })
     .array(Int32Array.from(c, (x) => x.startLine))
-    .array(Int32Array.from(c, (x) => x.endLine));
+    .array(Int32Array.from(c, (x) => x.endLine))
+    .array(Int32Array.from(c, (x) => x.startCol ?? -1))
+    .array(Int32Array.from(c, (x) => x.endCol ?? -1));
   for (const f of [facet(c.map((x) => x.path)), facet(c.map((x) => x.root)), facet(c.map((x) => x.language))]) {
     w.strings(f.names).array(f.index).array(f.offsets).bytes(f.bitmaps);
   }
-  w.strings(c.map((x) => x.symbol)).strings(c.map((x) => x.hash)).strings(c.map((x) => x.text));
+  w.strings(c.map((x) => x.symbol)).strings(c.map((x) => x.hash));
   return [seal("STOR", w.finish())];
 }
 
