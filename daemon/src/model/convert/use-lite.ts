@@ -15,11 +15,11 @@
 // Outputs: hidden_layer0 [B,T,512], hidden_layer1 [B,T,512] (zero at padding),
 //          sentence_embedding [B,512].
 import { DataType, GraphBuilder } from "../onnx/graph.js";
-import type { SaeEncoder } from "../sae-format.js";
+import { fromHalf, type SaeEncoder } from "../sae-format.js";
 import type { TfjsTensor } from "../tfjs-weights.js";
 
 /** Bumped whenever the emitted graph or manifest changes, so cached conversions are rebuilt. */
-export const CONVERTER_VERSION = 4;
+export const CONVERTER_VERSION = 5;
 export const OPSET = 18; // ScatterElements with reduction "max" needs 18
 export const HIDDEN_SIZE = 512;
 export const MAX_POSITIONS = 128;
@@ -42,7 +42,7 @@ const VARS = "module/Encoder_en/KonaTransformer/Encode/";
  *   row belongs to, 0-based) and text_count [1]. Outputs latent_ids [texts, K] (int64) and
  *   latent_weights [texts, K] (descending; zeros past a text's active latents).
  */
-export function convertUseLite(weights: Map<string, TfjsTensor>, sae?: SaeEncoder): Uint8Array {
+export function convertUseLite(weights: Map<string, TfjsTensor>, sae?: SaeEncoder, head: HeadPrecision = "float"): Uint8Array {
   const w = (name: string): TfjsTensor => {
     const t = weights.get(name);
     if (!t) throw new Error(`USE-Lite weight missing: ${name} (is this the right model package?)`);
@@ -128,7 +128,7 @@ export function convertUseLite(weights: Map<string, TfjsTensor>, sae?: SaeEncode
   const sumSq = g.op("Max", [g.op("ReduceSum", [g.op("Mul", [t, t]), "axis_last"], { keepdims: 1 }), g.scalar("tiny", 1e-12)]);
   const sentence = g.op("Mul", [t, g.op("Reciprocal", [g.op("Sqrt", [sumSq])])]);
 
-  if (sae) sparseHead(g, sae, sae.meta.layer === 0 ? layer0 : layer1, mask3);
+  if (sae) sparseHead(g, sae, sae.meta.layer === 0 ? layer0 : layer1, attention, head);
 
   g.output(OUTPUTS.layer0, layer0, DataType.FLOAT, ["batch", "seq", HIDDEN_SIZE]);
   g.output(OUTPUTS.layer1, layer1, DataType.FLOAT, ["batch", "seq", HIDDEN_SIZE]);
@@ -136,32 +136,79 @@ export function convertUseLite(weights: Map<string, TfjsTensor>, sae?: SaeEncode
   return g.serialize(OPSET, "loupe-convert-use-lite", { converter_version: String(CONVERTER_VERSION) });
 }
 
-function sparseHead(g: GraphBuilder, sae: SaeEncoder, states: string, mask3: string): void {
+/** How the fused head's SAE product is computed: float32 weights, or int8 weights per latent with each token's state quantised on its own. */
+export type HeadPrecision = "float" | "int8";
+
+function sparseHead(g: GraphBuilder, sae: SaeEncoder, states: string, attention: string, precision: HeadPrecision): void {
   const { width, dim, scale } = sae.meta;
   if (dim !== HIDDEN_SIZE) throw new Error(`SAE reads ${dim}-dim states; USE-Lite has ${HIDDEN_SIZE}`);
   const topK = g.input("top_k", DataType.INT64, [1]);
   const owner = g.input("text_of_window", DataType.INT64, ["batch"]);
   const texts = g.input("text_count", DataType.INT64, [1]);
-  // W_enc is stored transposed (dim × width) in half precision; the Cast is constant-folded
-  // when the session loads, so inference runs in float32.
-  const transposed = new Uint16Array(width * dim);
-  for (let j = 0; j < width; j++) for (let c = 0; c < dim; c++) transposed[c * width + j] = sae.wEnc[j * dim + c]!;
-  const wEnc = g.op("Cast", [g.constant("sae_w_enc_t", transposed, [dim, width], true)], { to: DataType.FLOAT });
-  const centred = g.op("Sub", [g.op("Mul", [states, g.scalar("sae_scale", scale)]), g.constant("sae_b_pre", sae.bPre, [dim])]);
-  const z = g.op("Add", [g.op("MatMul", [centred, wEnc]), g.constant("sae_b_enc", sae.bEnc, [width])]); // [B,T,W]
-  // Max-pool before the saturation: log(1 + ReLU(·)) is monotone, so max over tokens of the
-  // saturated values equals the saturation of the max, bit for bit, and the element-wise tail
-  // then runs on [B,W] instead of [B,T,W] (it was 28.7% of encoder time). Padded positions get
-  // z − 1e9 (1e9 × (mask − 1)), so they never win the max; a real position's z is unchanged.
-  const padding = g.op("Mul", [g.op("Sub", [mask3, g.scalar("sae_mask_one", 1)]), g.scalar("sae_pad_low", 1e9)]); // [B,T,1]: 0 or −1e9
-  const pooled = g.op("ReduceMax", [g.op("Add", [z, padding]), g.ints("sae_axis_tokens", [1])], { keepdims: 0 }); // [B,W]
-  const perWindow = g.op("Log", [g.op("Add", [g.op("Relu", [pooled]), g.scalar("sae_one", 1)])]);
-  // Max across each text's windows: scatter rows into [texts, W] with reduction "max" (≥ 0).
+  // Only real tokens go through the head: the padded positions of every window are dropped
+  // (Compress on the attention mask), and each kept token carries the index of its text.
+  const keep = g.op("Cast", [g.op("Reshape", [attention, g.ints("sae_flat", [-1])])], { to: DataType.BOOL }); // [B·T]
+  const tokens = g.op("Compress", [g.op("Reshape", [states, g.ints("sae_rows", [-1, dim])]), keep], { axis: 0 }); // [N,D]
+  const ownerOfSlot = g.op("Reshape", [g.op("Expand", [g.op("Unsqueeze", [owner, g.ints("sae_axis1", [1])]), g.op("Shape", [attention])]), "sae_flat"]);
+  const tokenText = g.op("Unsqueeze", [g.op("Compress", [ownerOfSlot, keep], { axis: 0 }), "sae_axis1"]); // [N,1]
+  const centred = g.op("Sub", [g.op("Mul", [tokens, g.scalar("sae_scale", scale)]), g.constant("sae_b_pre", sae.bPre, [dim])]);
+  // u = max over a text's tokens of log(1 + ReLU(z)), z = y·c + b_enc with y the product and c a
+  // positive per-latent factor (1 for the float head). The saturation and z's affine map are
+  // monotone, so the max runs first, on y: ScatterND with reduction "max" into [texts, W]
+  // starting at −b/c, which makes the result max(0, z) — the ReLU — once mapped back.
+  const { product, perLatent } = precision === "int8" ? int8Product(g, sae, centred) : { product: floatProduct(g, sae, centred), perLatent: new Float32Array(width).fill(1) };
+  const floor = Float32Array.from(sae.bEnc, (b, j) => -b / perLatent[j]!);
   const shape = g.op("Concat", [texts, g.ints("sae_width", [width])], { axis: 0 });
-  const zeros = g.op("ConstantOfShape", [shape]); // float32 zeros
-  const rowIndex = g.op("Expand", [g.op("Unsqueeze", [owner, g.ints("sae_axis1", [1])]), g.op("Shape", [perWindow])]);
-  const perText = g.op("ScatterElements", [zeros, rowIndex, perWindow], { axis: 0, reduction: "max" });
+  const start = g.op("Expand", [g.constant("sae_floor", floor, [width]), shape]);
+  const pooled = g.op("ScatterND", [start, tokenText, product], { reduction: "max" }); // [texts, W]
+  const relu = g.op("Add", [g.op("Mul", [pooled, g.constant("sae_per_latent", perLatent, [width])]), g.constant("sae_b_enc", sae.bEnc, [width])]);
+  // Rounding can leave −0.0000001 where the ReLU gives 0: clamp before the log.
+  const perText = g.op("Log", [g.op("Add", [g.op("Relu", [relu]), g.scalar("sae_one", 1)])]);
   const [values, ids] = g.opMulti("TopK", [perText, topK], { axis: -1, largest: 1, sorted: 1 }, 2) as [string, string];
   g.output(OUTPUTS.latentWeights, values, DataType.FLOAT, ["texts", "k"]);
   g.output(OUTPUTS.latentIds, ids, DataType.INT64, ["texts", "k"]);
+}
+
+/** W_enc is stored transposed (dim × width) in half precision; the Cast is constant-folded when the session loads. */
+function floatProduct(g: GraphBuilder, sae: SaeEncoder, centred: string): string {
+  const { width, dim } = sae.meta;
+  const transposed = new Uint16Array(width * dim);
+  for (let j = 0; j < width; j++) for (let c = 0; c < dim; c++) transposed[c * width + j] = sae.wEnc[j * dim + c]!;
+  const wEnc = g.op("Cast", [g.constant("sae_w_enc_t", transposed, [dim, width], true)], { to: DataType.FLOAT });
+  return g.op("MatMul", [centred, wEnc]);
+}
+
+/**
+ * Weights use 7 of int8's 8 bits (±63, onnxruntime's "reduce range"): CPUs without VNNI multiply
+ * u8·s8 pairs into saturating int16 sums (2 × 255 × 127 overflows), and onnxruntime picks kernels
+ * by shape, so with full-range weights a text's vector changed with what it was batched with.
+ * With ±63 every kernel sums exactly.
+ */
+const WEIGHT_LEVELS = 63;
+
+/**
+ * The product in integers: each latent's weights become int8 with their own scale (symmetric,
+ * max |w| → 63), each token's state uint8 with its own scale (symmetric around 128), so a
+ * token's result does not depend on what else is in the batch (a scale per batch made two
+ * clients' identical queries differ). MatMulInteger runs u8·s8 (VNNI where the CPU has it).
+ * Returns the product rescaled by the token scales only; the weight scales are the per-latent
+ * factor, applied after the max.
+ */
+function int8Product(g: GraphBuilder, sae: SaeEncoder, centred: string): { product: string; perLatent: Float32Array } {
+  const { width, dim } = sae.meta;
+  const q = new Int8Array(width * dim);
+  const perLatent = new Float32Array(width);
+  for (let j = 0; j < width; j++) {
+    let max = 0;
+    for (let c = 0; c < dim; c++) max = Math.max(max, Math.abs(fromHalf(sae.wEnc[j * dim + c]!)));
+    perLatent[j] = max > 0 ? max / WEIGHT_LEVELS : 1; // an all-zero latent: q is 0, the factor is moot
+    for (let c = 0; c < dim; c++) q[c * width + j] = max > 0 ? Math.round((fromHalf(sae.wEnc[j * dim + c]!) / max) * WEIGHT_LEVELS) : 0;
+  }
+  const tokenScale = g.op("Div", [
+    g.op("Max", [g.op("ReduceMax", [g.op("Abs", [centred]), "sae_axis1"], { keepdims: 1 }), g.scalar("sae_tiny", 1e-12)]),
+    g.scalar("sae_127", 127),
+  ]); // [N,1]
+  const xq = g.op("Cast", [g.op("Add", [g.op("Round", [g.op("Div", [centred, tokenScale])]), g.scalar("sae_128", 128)])], { to: DataType.UINT8 });
+  const acc = g.op("MatMulInteger", [xq, g.constant("sae_w_enc_q", q, [dim, width]), g.constant("sae_x_zero", Uint8Array.of(128), [])]); // int32 [N,W]
+  return { product: g.op("Mul", [g.op("Cast", [acc], { to: DataType.FLOAT }), tokenScale]), perLatent };
 }
