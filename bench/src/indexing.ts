@@ -19,8 +19,8 @@ import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
-import { DaemonClient } from "@loupe/daemon/client";
-import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
+import { DaemonClient, daemonEnv } from "@loupe/daemon/client";
+import { DEFAULT_HEAD, ensureDefaultPack } from "@loupe/daemon/model/default-pack";
 import { cacheDir } from "@loupe/daemon/paths";
 import { walkWorkspace } from "@loupe/daemon/workspace/ignore";
 import { machineInfo } from "./common.js";
@@ -32,8 +32,8 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "60" },
     full: { type: "boolean", default: false },
     out: { type: "string", default: "bench/results/indexing.json" },
-    // A bench/pack-compare result (the previous pack against this one) for the encoder's cost.
-    "encoder-compare": { type: "string", default: "bench/results/pack-compare.json" },
+    // A bench/head-tradeoff result (today's pack against this one's head, speed and nDCG@10 on the public sets).
+    "encoder-compare": { type: "string", default: "bench/results/head-tradeoff.json" },
   },
 });
 if (!values.tree) throw new Error("--tree DIR is required: a real repository to index");
@@ -86,15 +86,19 @@ interface Result {
   full_index_s?: number;
 }
 
-async function measure(name: string, checkout: string, probe: { word: string; file: string }, packDir: string): Promise<Result> {
+/** `packDir` null: the checkout's own default pack (built into the run's cache), as its users get it. */
+async function measure(name: string, checkout: string, probe: { word: string; file: string }, packDir: string | null): Promise<Result> {
   const dir = await mkdtemp("/tmp/loupe-bi-");
-  const env: NodeJS.ProcessEnv = { ...process.env, LOUPE_CACHE_DIR: join(dir, "c"), LOUPE_RUNTIME_DIR: join(dir, "r") };
+  // The environment the checkout's own `daemon start` gives its daemon (this checkout's
+  // daemonEnv; the baseline's start added nothing).
+  const base = name === "baseline" ? process.env : daemonEnv(process.env);
+  const env: NodeJS.ProcessEnv = { ...base, LOUPE_CACHE_DIR: join(dir, "c"), LOUPE_RUNTIME_DIR: join(dir, "r") };
   delete env.LOUPE_SOCKET;
   delete env.LOUPE_DEBOUNCE_MS;
   await mkdir(join(dir, "c"), { recursive: true });
   const bin = join(checkout, "daemon/bin/loupe.js");
   const out = await open(join(dir, "daemon.log"), "a");
-  const daemon: ChildProcess = spawn(process.execPath, [bin, "daemon", "run", "--pack", packDir], { env, stdio: ["ignore", out.fd, out.fd] });
+  const daemon: ChildProcess = spawn(process.execPath, [bin, "daemon", "run", ...(packDir ? ["--pack", packDir] : [])], { env, stdio: ["ignore", out.fd, out.fd] });
   await out.close();
   const socketPath = join(dir, "r", "loupe.sock");
   let c: DaemonClient | null = null;
@@ -174,8 +178,8 @@ async function measure(name: string, checkout: string, probe: { word: string; fi
   }
 }
 
-const encoder = await readFile(resolve(REPO, values["encoder-compare"]!), "utf8").then(
-  (t) => JSON.parse(t) as { chunks_per_cpu_s_ratio: number; identical_vectors: number; texts: number },
+const tradeoff = await readFile(resolve(REPO, values["encoder-compare"]!), "utf8").then(
+  (t) => JSON.parse(t) as { speed: Record<string, { ratio_to_reference: number }>; max_hybrid_ndcg10_loss: Record<string, number>; reference: { version: string } },
   () => null,
 );
 const loadAtStart = loadavg();
@@ -183,7 +187,8 @@ const pack = await ensureDefaultPack({ cacheDir: cacheDir(), log });
 const probe = await probeWord();
 log(`tree ${TREE}: probe word "${probe.word}" (${probe.file})`);
 const results: Result[] = [];
-if (values.baseline) results.push(await measure("baseline", resolve(values.baseline), probe, pack.dir));
+// The baseline runs on the pack its own checkout builds (today's head); the current one on this checkout's default.
+if (values.baseline) results.push(await measure("baseline", resolve(values.baseline), probe, null));
 results.push(await measure("current", REPO, probe, pack.dir));
 const [base, cur] = values.baseline ? [results[0]!, results[1]!] : [null, results[0]!];
 const report = {
@@ -194,11 +199,11 @@ const report = {
   first_lexical_hit_s: cur.first_lexical_hit_s,
   search_p99_ms_while_indexing: cur.search_p99_ms_while_indexing,
   search_p99_ms_idle: cur.search_p99_ms_idle,
-  // From bench/pack-compare (the previous pack's encoder against this one's, side by side): when
-  // every vector is identical, no ranking changes, so the nDCG@10 loss is 0 on every set.
-  encoder_chunks_per_cpu_s_ratio: encoder?.chunks_per_cpu_s_ratio ?? null,
-  max_ndcg10_loss: encoder && encoder.identical_vectors === encoder.texts ? 0 : null,
-  encoder_compare: encoder,
+  // From bench/head-tradeoff (today's pack against this checkout's default head, side by side):
+  // chunks per CPU-second, and the largest hybrid nDCG@10 loss over the public sets.
+  encoder_chunks_per_cpu_s_ratio: tradeoff?.speed[DEFAULT_HEAD]?.ratio_to_reference ?? null,
+  max_ndcg10_loss: tradeoff?.max_hybrid_ndcg10_loss[DEFAULT_HEAD] ?? null,
+  encoder_compare: tradeoff ? { file: values["encoder-compare"], head: DEFAULT_HEAD, reference: tradeoff.reference.version } : null,
   cli_search_p50_ms: cur.cli_search_p50_ms,
   index_bytes_per_source_byte: cur.index_bytes_per_source_byte ?? null,
   rss_mb_at_rest_10k: (cur.chunks_at_rest ?? 0) >= 10_000 ? (cur.rss_mb_at_rest ?? null) : null,
