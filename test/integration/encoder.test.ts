@@ -38,6 +38,25 @@ describe("Encoder", () => {
     const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);
     expect(dot(q!, near!)).toBeGreaterThan(dot(q!, far!));
   });
+  it("gives a document the same latent vector from any session, with two threads", async () => {
+    // A head that scattered each token's product into its text with ScatterND (duplicate rows)
+    // changed a few vectors from run to run with two threads; the daemon's document worker has two.
+    const { readFile, readdir } = await import("node:fs/promises");
+    const src = new URL("../../daemon/src/index/", import.meta.url).pathname;
+    const texts: string[] = [];
+    for (const f of (await readdir(src)).sort()) {
+      const t = await readFile(src + f, "utf8");
+      for (let i = 0; i < t.length && texts.length < 48; i += 1500) texts.push(t.slice(i, i + 1500));
+    }
+    const runs = [];
+    for (let r = 0; r < 2; r++) {
+      const e = await Encoder.open(pack, { provider: "cpu", threads: 2, batchSize: 8, graph: "sparse" });
+      runs.push(await e.encodeSparse(texts, "document"));
+      await e.close();
+    }
+    const differing = texts.filter((_, i) => runs[0]![i]!.ids.join() !== runs[1]![i]!.ids.join() || runs[0]![i]!.weights.join() !== runs[1]![i]!.weights.join());
+    expect(differing).toEqual([]);
+  });
   it("rejects windows longer than the pack allows", async () => {
     await expect(encoder.runWindows([new Array(129).fill(7)], ["sentence"])).rejects.toMatchObject({ code: "BAD_ARGUMENT" });
   });

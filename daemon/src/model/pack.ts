@@ -67,7 +67,7 @@ export const ManifestSchema = z.object({
     /** SAE latent count when the pack ships an SAE, else null. */
     saeWidth: z.number().int().positive().nullable(),
     /** How the head's SAE product runs: float32, or int8 weights with dynamically quantised states. Informational. */
-    precision: z.enum(["float", "int8"]).optional(),
+    precision: z.enum(["float", "int8", "int8-all"]).optional(),
   }),
   topK: z.object({ query: z.number().int().positive(), document: z.number().int().positive() }),
   /** Every file the fingerprint covers, in the order it is hashed. */

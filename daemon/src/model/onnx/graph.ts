@@ -131,6 +131,11 @@ export class GraphBuilder {
     });
   }
 
+  /** Whether a value of this name exists (constants shared by several call sites). */
+  has(name: string): boolean {
+    return this.names.has(name);
+  }
+
   private claim(name: string): void {
     if (this.names.has(name)) throw new Error(`duplicate graph value name: ${name}`);
     this.names.add(name);
