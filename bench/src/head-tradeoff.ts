@@ -9,7 +9,7 @@
 // family's row is the mean over its subsets (each subset is kept in the output too).
 //
 //   npm run bench:head-tradeoff -- --reference PACK_DIR --tree DIR --sets DIR[,DIR…] [--heads float,int8]
-//        [--quality-heads int8] [--texts 200] [--rounds 3] [--out bench/results/head-tradeoff.json]
+//        [--quality-heads int8] [--reuse PREVIOUS.json] [--texts 200] [--rounds 3] [--out bench/results/head-tradeoff.json]
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
@@ -36,6 +36,8 @@ const { values } = parseArgs({
     texts: { type: "string", default: "200" },
     rounds: { type: "string", default: "3" },
     out: { type: "string", default: "bench/results/head-tradeoff.json" },
+    /** A previous result: a variant's rows for a set are taken from it when its pack has the same fingerprint (rankings are deterministic). */
+    reuse: { type: "string" },
   },
 });
 if (!values.reference || !values.tree || !values.sets) throw new Error("--reference PACK_DIR --tree DIR --sets DIR[,DIR…] are required");
@@ -89,24 +91,39 @@ for (const dir of values.sets.split(",").map((d) => resolve(d))) {
   else for (const sub of (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort()) setDirs.push(join(dir, sub));
 }
 type Row = { lexical: number; latent: number; hybrid: number };
+/** A set's name in the results: its path relative to the repository's parent (../shared/eval/… → shared/eval/…). */
+const setName = (d: string) => (d.startsWith(resolve(REPO, "..")) ? d.slice(resolve(REPO, "..").length + 1) : d);
 const quality: Record<string, Record<string, Row>> = {};
+// Rows of a previous run, by pack fingerprint.
+const previous = new Map<string, Record<string, Row>>();
+if (values.reuse) {
+  const old = JSON.parse(await readFile(resolve(values.reuse), "utf8")) as {
+    reference: { fingerprint: string }; heads: Record<string, { fingerprint: string }>; sets: Record<string, Record<string, Row>>;
+  };
+  const fingerprints: Record<string, string> = { reference: old.reference.fingerprint, ...Object.fromEntries(Object.entries(old.heads).map(([k, v]) => [k, v.fingerprint])) };
+  for (const [name, rows] of Object.entries(old.sets)) if (fingerprints[name]) previous.set(fingerprints[name]!, rows);
+}
 const qualityHeads = values["quality-heads"]?.split(",");
 const measured = variants.filter((v) => v.name === "reference" || !qualityHeads || qualityHeads.includes(v.name));
 for (const v of measured) {
   const encoder = await Encoder.open(v.pack, { provider: "cpu" });
   quality[v.name] = {};
   for (const dir of setDirs) {
+    const reused = previous.get(v.pack.manifest.fingerprint)?.[setName(dir)];
+    if (reused) {
+      quality[v.name]![setName(dir)] = reused;
+      continue;
+    }
     const set = await readEvalSet(dir);
     const ranked = await rankOnIndex(set, { name: dir, mode: "hybrid", encoder }, 100);
     const row = { lexical: scoreRankings(set, ranked.lexical!)["ndcg@10"], latent: scoreRankings(set, ranked.latent!)["ndcg@10"], hybrid: scoreRankings(set, ranked.hybrid!)["ndcg@10"] };
-    quality[v.name]![dir.startsWith(resolve(REPO, "..")) ? dir.slice(resolve(REPO, "..").length + 1) : dir] = row;
+    quality[v.name]![setName(dir)] = row;
     log(`${v.name} ${basename(dir)}: ${JSON.stringify(row)}`);
   }
   await encoder.close();
 }
 
 // One row per set as given (a family is the mean of its subsets), and the loss against the reference.
-const setName = (d: string) => (d.startsWith(resolve(REPO, "..")) ? d.slice(resolve(REPO, "..").length + 1) : d);
 const groups = values.sets.split(",").map((d) => setName(resolve(d)));
 const summary: Record<string, Record<string, Row & { hybrid_loss: number }>> = {};
 for (const v of measured) {
@@ -128,6 +145,8 @@ const result = {
   heads: Object.fromEntries(variants.slice(1).map((v) => [v.name, { version: v.pack.manifest.version, fingerprint: v.pack.manifest.fingerprint }])),
   texts: texts.length,
   tree,
+  // Rows taken from a previous result (same pack fingerprint) rather than measured in this run.
+  quality_reused_from: values.reuse ?? null,
   speed,
   max_hybrid_ndcg10_loss: maxLoss,
   summary,

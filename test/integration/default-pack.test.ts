@@ -18,7 +18,7 @@ describe("ensureDefaultPack", () => {
     expect(lines.some((l) => l.startsWith("converting"))).toBe(true);
     expect(first.dir.startsWith(join(cacheDir, "packs"))).toBe(true);
     // The shipped SAE is fused in, with its labels.
-    expect(first.manifest.sparseHead).toEqual({ layer: 1, saeWidth: 16384, precision: "int8" });
+    expect(first.manifest.sparseHead).toEqual({ layer: 1, saeWidth: 16384, precision: "int8-all" });
     expect(first.manifest.encoder.sparseFile).toBe("sparse.onnx");
     expect(first.manifest.labels).toBe("labels.json");
 

