@@ -207,6 +207,7 @@ async function run(size: number, root: string, nQueries: number, nBrute: number)
   const queryFile = join(root, `queries-${size}.json`);
   await writeFile(queryFile, JSON.stringify({ latent, mixed }));
   const self = fileURLToPath(import.meta.url);
+  await index.close(); // the query process opens the folder: one writer at a time
   const out = execFileSync(process.execPath, ["--expose-gc", self, "--child", dir, "--out", queryFile], { maxBuffer: 1 << 28, stdio: ["ignore", "pipe", "inherit"] });
   const c = JSON.parse(out.toString()) as ChildResult;
 
