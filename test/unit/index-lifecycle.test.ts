@@ -148,4 +148,10 @@ describe("index lifecycle", () => {
   it("rewrites a segment whose deleted share passes the limit", () => {
     expect(pickMerges([{ docs: 100, deleted: 40 }, { docs: 100, deleted: 0 }], DEFAULT_MERGE_POLICY)).toEqual([[0]]);
   });
+
+  it("never merges past maxDocs, even two segments (the compaction that keeps 16-bit doc ids)", () => {
+    const compact = { ...DEFAULT_MERGE_POLICY, factor: 2, minDocs: 65_536, maxDocs: 65_536 };
+    expect(pickMerges([{ docs: 40_000, deleted: 0 }, { docs: 40_000, deleted: 0 }], compact)).toEqual([]);
+    expect(pickMerges([{ docs: 40_000, deleted: 0 }, { docs: 20_000, deleted: 0 }, { docs: 30_000, deleted: 0 }], compact)).toEqual([[0, 1]]);
+  });
 });

@@ -13,7 +13,9 @@ import { chunkFile, DEFAULT_LIMITS, type ChunkLimits, type SymbolChunk } from ".
 import { ErrorCode, isLoupeError } from "../errors.js";
 import { FsDirectory } from "../index/directory.js";
 import { Index, type Searcher } from "../index/index.js";
+import { DEFAULT_MERGE_POLICY, type MergePolicy } from "../index/merge-policy.js";
 import type { ChunkMeta } from "../index/segment-writer.js";
+import { DOC_ID_U16_LIMIT } from "../index/serializer.js";
 import type { SparseVector } from "../model/encoder.js";
 import type { RootState, RootStatus } from "../protocol.js";
 import { DEFAULT_MAX_FILE_BYTES, readWorkspaceFile, RulesCache, walkWorkspace, IGNORE_FILES } from "../workspace/ignore.js";
@@ -64,6 +66,13 @@ const ENCODE_SLICE = 32;
  * batch in hand: 16 files of code are about 50 chunks, some seconds of encoding on 2 cores.
  */
 const LATENT_BATCH_FILES = 16;
+/**
+ * When phase 2 empties after at least this many files, small segments are merged pairwise until
+ * no two fit in 65,536 chunks (the most that keep 16-bit doc ids). Edits stay on the default
+ * policy: a compaction rewrites each chunk of a 10k-chunk root about 3 times (a few seconds).
+ */
+const COMPACT_AFTER_FILES = 256;
+const COMPACT_POLICY: MergePolicy = { ...DEFAULT_MERGE_POLICY, factor: 2, minDocs: DOC_ID_U16_LIMIT, maxDocs: DOC_ID_U16_LIMIT };
 const EMPTY_VECTOR: SparseVector = { ids: new Uint32Array(0), weights: new Float32Array(0) };
 
 /**
@@ -94,6 +103,8 @@ export class RootIndex {
   private dirty = new Set<string>();
   /** Files committed lexically whose latent vectors are still to be computed (phase 2). */
   private latentPending = new Set<string>();
+  /** Files phase 2 has encoded since the last compaction (see COMPACT_AFTER_FILES). */
+  private encodedSinceCompaction = 0;
   private rescan = true;
   private watcher: FSWatcher | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -518,8 +529,14 @@ export class RootIndex {
     }
     await this.commit();
     // Phase 2 rewrote every chunk phase 1 wrote: once it is done, let the merge policy drop the
-    // segments that are now mostly deleted, rather than wait for the next 16 commits.
-    if (this.latentPending.size === 0) await this.index.merge();
+    // segments that are now mostly deleted, rather than wait for the next 16 commits. After a
+    // large backlog (a new root, a branch switch) compact further: every segment then repeats the
+    // term dictionary (16,384 latent terms and the words), about 3 MB over 8 segments of 10k chunks.
+    this.encodedSinceCompaction += files.length;
+    if (this.latentPending.size === 0) {
+      await this.index.merge(this.encodedSinceCompaction >= COMPACT_AFTER_FILES ? COMPACT_POLICY : undefined);
+      if (this.encodedSinceCompaction >= COMPACT_AFTER_FILES) this.encodedSinceCompaction = 0;
+    }
     this.o.onChange?.(this.status(0));
   }
 

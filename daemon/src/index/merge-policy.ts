@@ -44,8 +44,9 @@ export function pickMerges(segments: readonly SegmentSize[], p: MergePolicy = DE
     for (const i of members) {
       if (used.has(i)) continue;
       const alive = segments[i]!.docs - segments[i]!.deleted;
-      if (total + alive > p.maxDocs && group.length > 1) {
-        groups.push(group);
+      if (total + alive > p.maxDocs) {
+        // Never past maxDocs: a group that would overflow merges as it is (a lone one waits).
+        if (group.length > 1) groups.push(group);
         group = [];
         total = 0;
       }
