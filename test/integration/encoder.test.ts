@@ -1,7 +1,7 @@
 // Tier: integration (real ONNX session on the default pack). The encoder's contract around
 // windows, batching and providers; numerical parity lives in reference/parity.
 import { beforeAll, describe, expect, it } from "vitest";
-import { Encoder, providerCandidates } from "../../daemon/src/model/encoder.js";
+import { Encoder, providerCandidates, type SparseVector } from "../../daemon/src/model/encoder.js";
 import type { ModelPack } from "../../daemon/src/model/pack.js";
 import { testPack } from "../support/default-pack.js";
 
@@ -48,7 +48,7 @@ describe("Encoder", () => {
       const t = await readFile(src + f, "utf8");
       for (let i = 0; i < t.length && texts.length < 48; i += 1500) texts.push(t.slice(i, i + 1500));
     }
-    const runs = [];
+    const runs: SparseVector[][] = [];
     for (let r = 0; r < 2; r++) {
       const e = await Encoder.open(pack, { provider: "cpu", threads: 2, batchSize: 8, graph: "sparse" });
       runs.push(await e.encodeSparse(texts, "document"));
