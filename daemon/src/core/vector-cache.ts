@@ -1,11 +1,13 @@
-// Latent vectors by chunk content hash, least recently used first out. Lets an edit re-encode
-// only the chunks whose text changed, and a renamed or copied file reuse its vectors. A vector
-// of 400 latents costs about 3.2 KB, so the default 20,000 entries cap the cache near 64 MB.
+// Latent vectors by chunk content hash, least recently used first out: the recently encoded
+// ones, for a copied file or an edit undone while its old chunks are already gone. An edit's
+// unchanged chunks and a moved file's take their vectors from the index itself (RootIndex.apply),
+// so the cache need not hold every chunk: a vector of 400 latents costs about 3.2 KB, and the
+// default 2,048 entries cap it near 7 MB (20,000 held 10k chunks' vectors, ~35 MB, at rest).
 import type { SparseVector } from "../model/encoder.js";
 
 export class VectorCache {
   private readonly map = new Map<string, SparseVector>();
-  constructor(readonly capacity = 20_000) {}
+  constructor(readonly capacity = 2_048) {}
 
   get size(): number {
     return this.map.size;
