@@ -1,6 +1,20 @@
 // Shared by the benchmarks.
+import { readFile } from "node:fs/promises";
 import { availableParallelism, cpus, totalmem } from "node:os";
+import { join } from "node:path";
 import { ortVersion } from "@loupe/daemon/model/encoder";
+import { walkWorkspace } from "@loupe/daemon/workspace/ignore";
+
+/** The first `n` chunk-sized texts (1,500 characters, the chunk limit) of a tree's indexable files, blank ones skipped. */
+export async function chunkSizedTexts(tree: string, n: number): Promise<string[]> {
+  const texts: string[] = [];
+  for (const f of (await walkWorkspace(tree)).files) {
+    const t = await readFile(join(tree, f.path), "utf8");
+    for (let i = 0; i < t.length && texts.length < n; i += 1500) if (t.slice(i, i + 1500).trim()) texts.push(t.slice(i, i + 1500));
+    if (texts.length >= n) break;
+  }
+  return texts;
+}
 
 /** The machine a result was measured on, as every benchmark records it. */
 export function machineInfo(loadAtStart: number[]) {

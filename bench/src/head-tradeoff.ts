@@ -22,8 +22,7 @@ import type { HeadPrecision } from "@loupe/daemon/model/convert/use-lite";
 import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
 import { Encoder } from "@loupe/daemon/model/encoder";
 import { loadPack, type ModelPack } from "@loupe/daemon/model/pack";
-import { walkWorkspace } from "@loupe/daemon/workspace/ignore";
-import { machineInfo } from "./common.js";
+import { chunkSizedTexts, machineInfo } from "./common.js";
 
 const { values } = parseArgs({
   options: {
@@ -45,14 +44,8 @@ const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const loadAtStart = loadavg();
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-// Chunk-sized texts (1,500 characters, the chunk limit) from the tree's indexable files.
 const tree = resolve(values.tree);
-const texts: string[] = [];
-for (const f of (await walkWorkspace(tree)).files) {
-  const t = await readFile(join(tree, f.path), "utf8");
-  for (let i = 0; i < t.length && texts.length < Number(values.texts); i += 1500) if (t.slice(i, i + 1500).trim()) texts.push(t.slice(i, i + 1500));
-  if (texts.length >= Number(values.texts)) break;
-}
+const texts = await chunkSizedTexts(tree, Number(values.texts));
 
 const cache = await mkdtemp(join(tmpdir(), "loupe-head-tradeoff-"));
 const variants: Array<{ name: string; pack: ModelPack }> = [{ name: "reference", pack: await loadPack(resolve(values.reference)) }];

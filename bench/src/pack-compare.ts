@@ -5,15 +5,14 @@
 // saturation) and to measure what it saves.
 //
 //   npm run bench:pack-compare -- --a PACK_DIR --b PACK_DIR --tree DIR [--texts 400] [--rounds 3] [--out FILE]
-import { readFile, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Encoder } from "@loupe/daemon/model/encoder";
 import { loadPack } from "@loupe/daemon/model/pack";
-import { walkWorkspace } from "@loupe/daemon/workspace/ignore";
-import { machineInfo } from "./common.js";
+import { chunkSizedTexts, machineInfo } from "./common.js";
 
 const { values } = parseArgs({
   options: {
@@ -30,13 +29,7 @@ const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const N = Number(values.texts);
 const loadAtStart = loadavg();
 
-// Chunk-sized texts (1,500 characters, the chunk limit) from the tree's indexable files.
-const texts: string[] = [];
-for (const f of (await walkWorkspace(resolve(values.tree))).files) {
-  const t = await readFile(join(resolve(values.tree), f.path), "utf8");
-  for (let i = 0; i < t.length && texts.length < N; i += 1500) if (t.slice(i, i + 1500).trim()) texts.push(t.slice(i, i + 1500));
-  if (texts.length >= N) break;
-}
+const texts = await chunkSizedTexts(resolve(values.tree), N);
 
 const packs = { a: await loadPack(resolve(values.a)), b: await loadPack(resolve(values.b)) };
 const enc = { a: await Encoder.open(packs.a, { batchSize: 8, graph: "sparse" }), b: await Encoder.open(packs.b, { batchSize: 8, graph: "sparse" }) };

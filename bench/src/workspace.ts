@@ -138,7 +138,7 @@ function tokens(texts: readonly string[]): { tokens: number; windowTokens: numbe
 const s = r.searcher();
 const indexedTexts: string[] = [];
 const texts = new ChunkTextReader(r.root, Number.MAX_SAFE_INTEGER);
-for (const f of picked) for (const d of s.docsOfPath(f.path)) indexedTexts.push((await texts.text(s.chunk(d)))?.text ?? "");
+for (const f of picked) for (const d of s.docsOfPath(f.path)) indexedTexts.push((await texts.text(s.chunk(d))) ?? "");
 const indexed = tokens(indexedTexts);
 const encoded = tokens(encodedTexts);
 const bareTok = tokens(bareTexts);

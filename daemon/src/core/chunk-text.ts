@@ -1,8 +1,8 @@
 // Chunk texts read back from the files they came from. The index keeps where each chunk is
 // (its lines, or a piece of one over-long line) and the hash of its text, never the text: the
 // files already hold it, and the copy made the index 1× the source bigger (issue 21). A chunk
-// whose file changed since it was indexed reads back as what the file now holds there, marked
-// not current, until the watcher's next batch re-indexes the file.
+// whose file changed since it was indexed reads back as what the file now holds there, until the
+// watcher's next batch re-indexes the file.
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { splitLines } from "../chunk/types.js";
@@ -23,9 +23,8 @@ export function sliceChunk(lines: readonly string[], c: Where): string {
 }
 
 export interface FileText {
-  /** The file's text as indexing decodes it, and its hash (the file table's). */
+  /** The file's text as indexing decodes it (sha of it is the file table's hash). */
   text: string;
-  hash: string;
   lines: string[];
 }
 
@@ -45,18 +44,16 @@ export class ChunkTextReader {
     let f = this.files.get(path);
     if (!f) {
       f = readWorkspaceFile(join(this.root, ...path.split("/")), this.maxFileBytes).then((r) =>
-        "skip" in r || r.text === undefined ? null : { text: r.text, hash: sha(r.text), lines: splitLines(r.text) },
+        "skip" in r || r.text === undefined ? null : { text: r.text, lines: splitLines(r.text) },
       );
       this.files.set(path, f);
     }
     return f;
   }
 
-  /** The chunk's text, and whether it is still the text that was indexed (its hash matches). */
-  async text(c: ChunkMeta): Promise<{ text: string; current: boolean } | null> {
+  /** The chunk's text as its file holds it now (null when the file cannot be read). */
+  async text(c: ChunkMeta): Promise<string | null> {
     const f = await this.file(c.path);
-    if (!f) return null;
-    const text = sliceChunk(f.lines, c);
-    return { text, current: sha(text) === c.hash };
+    return f ? sliceChunk(f.lines, c) : null;
   }
 }

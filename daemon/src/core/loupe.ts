@@ -346,10 +346,15 @@ export class Loupe {
     });
   }
 
+  /** A reader of `r`'s chunk texts, for one request (it keeps the files it read). */
+  private textReader(r: RootIndex): ChunkTextReader {
+    return new ChunkTextReader(r.root, this.o.rootOptions?.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
+  }
+
   /** One reader per root and request: each file a page shows is read once. */
   private reader(r: RootIndex, readers: Map<RootIndex, ChunkTextReader>): ChunkTextReader {
     let reader = readers.get(r);
-    if (!reader) readers.set(r, (reader = new ChunkTextReader(r.root, this.o.rootOptions?.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES)));
+    if (!reader) readers.set(r, (reader = this.textReader(r)));
     return reader;
   }
 
@@ -361,7 +366,7 @@ export class Loupe {
     return {
       root: r.root, path: c.path, file: join(r.root, ...c.path.split("/")),
       startLine: c.startLine, endLine: c.endLine, score: round(score),
-      snippet: snippetOf(text?.text ?? ""), symbol: c.symbol, language: c.language, kind: fileKind(c.path),
+      snippet: snippetOf(text ?? ""), symbol: c.symbol, language: c.language, kind: fileKind(c.path),
       concepts: this.concepts(s, doc, latent),
     };
   }
@@ -456,10 +461,10 @@ export class Loupe {
     if (p.startLine === undefined && p.endLine === undefined) {
       const s = root.searcher();
       const c = s.chunk(this.chunkAt(s, rel));
-      const read = await new ChunkTextReader(root.root, this.o.rootOptions?.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES).text(c);
-      if (!read) throw new LoupeError(ErrorCode.NotFound, `${rel} cannot be read any more (removed or no longer readable)`);
+      const read = await this.textReader(root).text(c);
+      if (read === null) throw new LoupeError(ErrorCode.NotFound, `${rel} cannot be read any more (removed or no longer readable)`);
       ({ startLine: start, endLine: end } = c);
-      text = read.text;
+      text = read;
     } else {
       const r = await this.read({ path: rel, root: root.root, ...(p.startLine !== undefined ? { startLine: p.startLine } : {}), ...(p.endLine !== undefined ? { endLine: p.endLine } : {}) });
       ({ text, startLine: start, endLine: end } = r);

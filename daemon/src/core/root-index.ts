@@ -478,7 +478,7 @@ export class RootIndex {
     const files: Array<{ path: string; chunks: Array<{ meta: ChunkMeta; text: string; vector: SparseVector }> }> = [];
     for (const path of [...this.latentPending].slice(0, LATENT_BATCH_FILES)) {
       const file = await reader.file(path);
-      if (!file || file.hash !== this.files.get(path)?.hash) {
+      if (!file || sha(file.text) !== this.files.get(path)?.hash) {
         this.markDirty(path);
         continue;
       }
@@ -534,8 +534,9 @@ export class RootIndex {
     // term dictionary (16,384 latent terms and the words), about 3 MB over 8 segments of 10k chunks.
     this.encodedSinceCompaction += files.length;
     if (this.latentPending.size === 0) {
-      await this.index.merge(this.encodedSinceCompaction >= COMPACT_AFTER_FILES ? COMPACT_POLICY : undefined);
-      if (this.encodedSinceCompaction >= COMPACT_AFTER_FILES) this.encodedSinceCompaction = 0;
+      const compact = this.encodedSinceCompaction >= COMPACT_AFTER_FILES;
+      await this.index.merge(compact ? COMPACT_POLICY : undefined);
+      if (compact) this.encodedSinceCompaction = 0;
     }
     this.o.onChange?.(this.status(0));
   }
