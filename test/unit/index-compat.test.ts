@@ -3,6 +3,7 @@
 // Every later Loupe must open and search it, or refuse it with INDEX_VERSION once format N is
 // retired; this test is never edited to fit new output. Format 1 was retired by format 2 (no
 // chunk text in the store, 16-bit doc ids): a daemon rebuilds such an index from the files.
+// Format 3 (doc ids as varint gaps) still reads format 2: v2 and v3 hold the same index.
 import { readdir, readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../../daemon/src/errors.js";
@@ -55,5 +56,56 @@ describe("format v2 fixture", () => {
     expect(paths(index, s.search(latentQuery({ ids: Uint32Array.from([9]), weights: Float32Array.from([1]) }), 10))).toEqual(["docs/retry.md"]);
     expect(paths(index, s.search(lexicalQuery(["pool"]), 10, { filter: { pathGlob: "src/**" } }))).toEqual(["src/db/pool.ts"]);
     expect(paths(index, s.search(latentQuery({ ids: Uint32Array.from([40]), weights: Float32Array.from([1]) }), 10))).toEqual(["dist/app.min.js", "src/net/retry.ts"]);
+  });
+});
+
+describe("format v3 fixture (varint doc ids)", () => {
+  const openV3 = () => openFixture(3);
+
+  it("opens with its three commits, two segments and one delete", async () => {
+    const index = await openV3();
+    const s = index.searcher();
+    expect(index.generation).toBe(3);
+    expect(index.commitData).toEqual({ note: "third" });
+    expect(s.segments.length).toBe(2);
+    expect(s.totalDocs).toBe(6);
+    expect(s.liveDocs).toBe(5);
+    const all = [...s.liveDocNumbers()].map((d) => s.chunk(d));
+    expect(all.map((c) => c.path)).toEqual(["src/net/retry.ts", "src/net/fetch.ts", "docs/retry.md", "src/db/pool.ts", "dist/app.min.js"]);
+    expect(all[2]).toEqual({ path: "docs/retry.md", startLine: 1, endLine: 2, symbol: "Retries", hash: "h:docs/retry.md:1", root: "/ws", language: "markdown" });
+    expect(all[4]).toEqual({ path: "dist/app.min.js", startLine: 1, endLine: 1, startCol: 1500, endCol: 2990, symbol: "", hash: "h:dist/app.min.js:1", root: "/ws", language: "js" });
+  });
+
+  it("searches latents, lexical terms and filters as it did when written", async () => {
+    const index = await openV3();
+    const s = index.searcher();
+    const q = latentQuery({ ids: Uint32Array.from([3, 9]), weights: Float32Array.from([1, 1]) });
+    const hits = s.search(q, 10);
+    expect(paths(index, hits)).toEqual(["docs/retry.md", "src/net/retry.ts"]);
+    expect(hits.map((h) => h.score)).toEqual([3.75, 2.5]);
+    expect(paths(index, s.search(lexicalQuery(["backoff", "exponential"]), 10))).toEqual(["docs/retry.md", "src/net/retry.ts"]);
+    expect(paths(index, s.search(q, 10, { filter: { languages: ["typescript"] } }))).toEqual(["src/net/retry.ts"]);
+    expect(paths(index, s.search(latentQuery({ ids: Uint32Array.from([9]), weights: Float32Array.from([1]) }), 10))).toEqual(["docs/retry.md"]);
+    expect(paths(index, s.search(lexicalQuery(["pool"]), 10, { filter: { pathGlob: "src/**" } }))).toEqual(["src/db/pool.ts"]);
+    expect(paths(index, s.search(latentQuery({ ids: Uint32Array.from([40]), weights: Float32Array.from([1]) }), 10))).toEqual(["dist/app.min.js", "src/net/retry.ts"]);
+  });
+});
+
+describe("a format 2 index under format 3", () => {
+  it("takes new commits in format 3, and a merge rewrites its format 2 segments into one format 3 segment", async () => {
+    const index = await openFixture(2);
+    await index.add({
+      path: "src/net/timeout.ts", startLine: 1, endLine: 3, symbol: "withTimeout", hash: "h:timeout", root: "/ws", language: "typescript",
+      lexical: ["with", "timeout", "backoff"], latent: { ids: Uint32Array.from([3]), weights: Float32Array.from([1]) },
+    });
+    await index.commit({ note: "fourth" });
+    const before = paths(index, index.searcher().search(lexicalQuery(["backoff"]), 10));
+    expect(before).toEqual(expect.arrayContaining(["docs/retry.md", "src/net/retry.ts", "src/net/timeout.ts"]));
+    expect(await index.merge({ factor: 2, minDocs: 100, maxDocs: 1000, maxDeletedRatio: 0 })).toBeGreaterThan(0);
+    const s = index.searcher();
+    expect(s.segments.length).toBe(1);
+    expect(s.liveDocs).toBe(6);
+    expect(paths(index, s.search(lexicalQuery(["backoff"]), 10))).toEqual(before);
+    expect(paths(index, s.search(latentQuery({ ids: Uint32Array.from([3, 9]), weights: Float32Array.from([1, 1]) }), 10))).toEqual(["docs/retry.md", "src/net/retry.ts", "src/net/timeout.ts"]);
   });
 });

@@ -10,8 +10,15 @@
 import * as zlib from "node:zlib";
 import { ErrorCode, LoupeError } from "../errors.js";
 
-/** Bumped whenever any index file's layout changes; an index of another version is refused. */
-export const INDEX_FORMAT = 2;
+/**
+ * Bumped whenever any index file's layout changes. New files are written in this version; files
+ * of READABLE_FORMATS are still read (segments of an older version live on until a merge
+ * rewrites them), and anything else is refused with INDEX_VERSION.
+ */
+export const INDEX_FORMAT = 3;
+
+/** 2: doc ids as plain u16/u32 arrays; 3: doc ids as varint gaps (doc-ids.ts). Other files are the same in both. */
+export const READABLE_FORMATS: readonly number[] = [2, 3];
 
 export const MAGIC = Buffer.from("LOUPEIDX", "ascii");
 const END = Buffer.from("XDIE", "ascii");
@@ -58,6 +65,11 @@ export function seal(kind: FileKind, parts: readonly Uint8Array[]): Buffer {
   return Buffer.concat([body, trailer]);
 }
 
+/** The format version in a file's header (after `unseal` has accepted it). */
+export function formatOf(data: Buffer): number {
+  return data.readUInt32LE(12);
+}
+
 /**
  * Checks a file's envelope and returns its payload (a view, 8-byte aligned in memory).
  * Throws INDEX_CORRUPT for anything damaged and INDEX_VERSION for another format version.
@@ -71,10 +83,10 @@ export function unseal(name: string, kind: FileKind, data: Buffer): Buffer {
   const actualKind = data.toString("ascii", 8, 12);
   if (actualKind !== kind) throw corrupt(name, `a ${actualKind} file where a ${kind} file belongs`);
   const version = data.readUInt32LE(12);
-  if (version !== INDEX_FORMAT) {
+  if (!READABLE_FORMATS.includes(version)) {
     throw new LoupeError(
       ErrorCode.IndexVersion,
-      `index file ${name} has format version ${version}; this Loupe reads version ${INDEX_FORMAT}. Run \`loupe reindex\` to rebuild the index`,
+      `index file ${name} has format version ${version}; this Loupe reads versions ${READABLE_FORMATS.join(" and ")}. Run \`loupe reindex\` to rebuild the index`,
     );
   }
   let payload = data.subarray(HEADER, data.length - TRAILER);

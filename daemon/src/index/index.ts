@@ -155,7 +155,7 @@ export class Index {
       }
       for (const f of this.flushed) next.push(f.deleted.size > 0 ? this.withDeletes(f, f.deleted, gen, deleteWrites) : f);
       await Promise.all(deleteWrites);
-      await this.publish({ ...this.meta, generation: gen, segments: next.map((e) => e.meta), commitData }, next);
+      await this.publish({ ...this.meta, format: INDEX_FORMAT, generation: gen, segments: next.map((e) => e.meta), commitData }, next);
       this.flushed = [];
       this.pendingDeletes.clear();
     });
@@ -177,7 +177,7 @@ export class Index {
             if (e === members[0] && entry) next.push(entry);
             else if (!members.includes(e)) next.push(e);
           });
-          await this.publish({ ...this.meta, generation: this.meta.generation + 1, segments: next.map((e) => e.meta) }, next);
+          await this.publish({ ...this.meta, format: INDEX_FORMAT, generation: this.meta.generation + 1, segments: next.map((e) => e.meta) }, next);
           merges++;
         }
       }

@@ -5,7 +5,7 @@
 // deleted on open.
 import { z } from "zod";
 import { ErrorCode, LoupeError } from "../errors.js";
-import { corrupt, INDEX_FORMAT, PayloadReader, PayloadWriter, seal, unseal } from "./format.js";
+import { corrupt, PayloadReader, PayloadWriter, READABLE_FORMATS, seal, unseal } from "./format.js";
 
 export const META_FILE = "meta.lpi";
 
@@ -19,7 +19,8 @@ const SegmentMetaSchema = z.object({
 export type SegmentMeta = z.infer<typeof SegmentMetaSchema>;
 
 const MetaSchema = z.object({
-  format: z.literal(INDEX_FORMAT),
+  /** The format of the last writer (INDEX_FORMAT on every commit); older segments may be older. */
+  format: z.number().int().refine((f) => READABLE_FORMATS.includes(f)),
   /** Incremented by every commit. */
   generation: z.number().int().nonnegative(),
   /** Fingerprint of the model pack whose latents are indexed; null for a lexical-only index. */
@@ -62,8 +63,9 @@ export function decodeMeta(location: string, data: Buffer): Meta {
   const raw = new PayloadReader(name, unseal(name, "META", data)).json<unknown>();
   const parsed = MetaSchema.safeParse(raw);
   if (!parsed.success) {
-    if ((raw as { format?: unknown })?.format !== INDEX_FORMAT) {
-      throw new LoupeError(ErrorCode.IndexVersion, `index ${location} has format ${String((raw as { format?: unknown })?.format)}; this Loupe reads ${INDEX_FORMAT}. Run \`loupe reindex\``);
+    const format = (raw as { format?: unknown })?.format;
+    if (typeof format !== "number" || !READABLE_FORMATS.includes(format)) {
+      throw new LoupeError(ErrorCode.IndexVersion, `index ${location} has format ${String(format)}; this Loupe reads ${READABLE_FORMATS.join(" and ")}. Run \`loupe reindex\``);
     }
     throw corrupt(name, parsed.error.issues[0]?.message ?? "invalid manifest");
   }

@@ -2,7 +2,8 @@
 // the segment's deletes. Views are taken in place (no copy); the term dictionary map and the
 // filter bitmaps are built on first use.
 import { Bitmap } from "./bitmap.js";
-import { corrupt, PayloadReader, unseal, type StringTable } from "./format.js";
+import { decodeDocIds } from "./doc-ids.js";
+import { corrupt, formatOf, PayloadReader, unseal, type StringTable } from "./format.js";
 import type { ChunkMeta } from "./segment-writer.js";
 
 interface Facet {
@@ -50,13 +51,16 @@ export class SegmentReader {
   ) {
     const p = new PayloadReader(postFile, unseal(postFile, "POST", post));
     const head = p.json<{ docs: number; terms: number; postings: number; docIdBytes: number }>();
-    if (head.docIdBytes !== 2 && head.docIdBytes !== 4) throw corrupt(postFile, `doc ids of ${String(head.docIdBytes)} bytes`);
+    if ((head.docIdBytes !== 2 || head.docs > 65_536) && head.docIdBytes !== 4) throw corrupt(postFile, `doc ids of ${String(head.docIdBytes)} bytes for ${String(head.docs)} docs`);
     this.docs = head.docs;
     this.terms = p.strings();
     this.kinds = p.u8s();
     this.scales = p.f32s();
     this.termStart = p.u32s();
-    this.docIds = head.docIdBytes === 2 ? p.u16s() : p.u32s();
+    // Format 2 held doc ids as plain arrays (viewed in place); format 3 as varint gaps.
+    const format = formatOf(post);
+    const idBytes = format === 2 ? null : p.bytes();
+    const plainIds = format === 2 ? (head.docIdBytes === 2 ? p.u16s() : p.u32s()) : null;
     this.values = p.u8s();
     this.lengths = p.u32s();
     this.blockStart = p.u32s();
@@ -68,11 +72,21 @@ export class SegmentReader {
     const nt = head.terms;
     if (
       this.terms.length !== nt || this.kinds.length !== nt || this.scales.length !== nt || this.termStart.length !== nt + 1 ||
-      this.termStart[nt] !== head.postings || this.docIds.length !== head.postings || this.values.length !== head.postings ||
+      this.termStart[nt] !== head.postings || this.values.length !== head.postings ||
       this.lengths.length !== head.docs || this.blockStart.length !== nt + 1 || this.blockLast.length !== this.blockStart[nt] ||
       this.termMax.length !== nt
     ) {
       throw corrupt(postFile, "section sizes disagree");
+    }
+    for (let t = 0; t < nt; t++) if (this.termStart[t + 1]! < this.termStart[t]!) throw corrupt(postFile, "term offsets go backwards");
+    // Doc ids are varint gaps on disk (doc-ids.ts), decoded once here: scoring reads plain arrays.
+    if (plainIds) {
+      if (plainIds.length !== head.postings) throw corrupt(postFile, "section sizes disagree");
+      this.docIds = plainIds;
+    } else {
+      this.docIds = head.docIdBytes === 2 ? new Uint16Array(head.postings) : new Uint32Array(head.postings);
+      const bad = decodeDocIds(idBytes!, this.termStart, nt, head.docs, this.docIds);
+      if (bad) throw corrupt(postFile, bad);
     }
     let total = 0;
     for (let i = 0; i < this.lengths.length; i++) total += this.lengths[i]!;

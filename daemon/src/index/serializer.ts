@@ -1,10 +1,11 @@
 // SegmentData → the bytes of a segment's two files. The postings file holds the term dictionary,
-// the postings (doc ids as u16 when the segment has at most 65,536 docs, else u32; values as u8) cut into blocks of BLOCK postings with each
+// the postings (doc ids as varint gaps per term, see doc-ids.ts; values as u8) cut into blocks of BLOCK postings with each
 // block's last doc id and maximum value (block-max skipping), and per-doc lexical lengths. The
 // store file holds the chunk store (where each chunk is and its hash, never its text: snippets
 // are read from the files) and, for filters, one roaring bitmap of doc ids per distinct
 // path, root and language.
 import { Bitmap } from "./bitmap.js";
+import { encodeDocIds } from "./doc-ids.js";
 import { PayloadWriter, seal } from "./format.js";
 import { TermKind, type SegmentData } from "./segment-writer.js";
 
@@ -15,7 +16,7 @@ import { TermKind, type SegmentData } from "./segment-writer.js";
  */
 export const BLOCK = 128;
 
-/** Segments with at most this many docs store doc ids in 16 bits (2 of a posting's 3 bytes instead of 4 of 5). */
+/** Readers of segments with at most this many docs hold doc ids in 16 bits (2 bytes a posting instead of 4). */
 export const DOC_ID_U16_LIMIT = 65_536;
 
 export function serializePostings(s: SegmentData): Uint8Array[] {
@@ -57,7 +58,7 @@ export function serializePostings(s: SegmentData): Uint8Array[] {
     .array(s.kinds)
     .array(s.scales)
     .array(s.termStart)
-    .array(narrow ? (s.docIds instanceof Uint16Array ? s.docIds : Uint16Array.from(s.docIds)) : s.docIds instanceof Uint32Array ? s.docIds : Uint32Array.from(s.docIds))
+    .bytes(encodeDocIds(s.docIds, s.termStart, nTerms))
     .array(s.values)
     .array(s.lengths)
     .array(blockStart)
