@@ -11,6 +11,7 @@ import { DEFAULT_TOP_K } from "../../daemon/src/model/default-pack.js";
 
 const BIN = new URL("../../daemon/bin/loupe.js", import.meta.url).pathname;
 const TINY = new URL("../../fixtures/eval/tiny", import.meta.url).pathname;
+const TASKS = new URL("../../fixtures/tasks", import.meta.url).pathname;
 
 async function loupe(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
@@ -49,6 +50,28 @@ describe("loupe eval", () => {
     expect(await loupe("eval", "--set", TINY)).toMatchObject({ code: 2, stderr: expect.stringMatching(/--mode is required/) });
     expect(await loupe("eval", "--set", TINY, "--mode", "magic")).toMatchObject({ code: 2, stderr: expect.stringMatching(/lexical, dense/) });
     expect(await loupe("eval", "--set", "/nonexistent", "--mode", "lexical")).toMatchObject({ code: 1, stderr: expect.stringMatching(/corpus\.jsonl/) });
+  });
+});
+
+describe("loupe eval --tasks", () => {
+  it("indexes the fixture repository with the default pack and judges every question", async () => {
+    const r = await loupe("eval", "--tasks", `${TASKS}/shop.json`, "--repos", `${TASKS}/repos`, "--json", "--quiet");
+    expect(r.code).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result).toMatchObject({ mode: "hybrid", k: 10, overall: { tasks: 4 }, repos: [{ id: "shop", tasks: 4 }] });
+    expect(result.outcomes.map((o: { id: string }) => o.id)).toEqual(["shop-01", "shop-02", "shop-03", "shop-04"]);
+    // Four plain questions over four files: each answering file is on the page.
+    for (const o of result.outcomes) expect(o.fileRank).not.toBeNull();
+    expect(result.overall.lines_top10).toBeGreaterThanOrEqual(0.75);
+    const text = await loupe("eval", "--tasks", TASKS, "--repos", `${TASKS}/repos`, "--mode", "lexical", "--quiet");
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/lines@1 lines@3 lines@10 file@3/);
+    expect(text.stdout).toMatch(/^all\s+4\s/m);
+  });
+  it("names a missing checkout with its pinned commit, and refuses --tasks without --repos", async () => {
+    const r = await loupe("eval", "--tasks", TASKS, "--repos", "/nonexistent", "--quiet");
+    expect(r).toMatchObject({ code: 2, stderr: expect.stringMatching(/loupe-fixtures\/shop at commit 0{40}/) });
+    expect(await loupe("eval", "--tasks", TASKS)).toMatchObject({ code: 2, stderr: expect.stringMatching(/--repos/) });
   });
 });
 

@@ -1,17 +1,21 @@
 // The CLI commands that run the engine in the CLI's own process (eval, encode, pack, ls-files)
 // and the daemon's encoder; main.ts loads this module only for them, since it pulls in the model
 // runtime, the index and the chunkers.
-import { resolve } from "node:path";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { DEFAULT_LIMITS } from "../chunk/index.js";
 import { packEncoder, threadEncoder, type ChunkEncoder } from "../core/chunk-encoder.js";
 import { readEvalSet, type EvalSet } from "../eval/beir.js";
 import { EVAL_ENGINES, EVAL_MODES, runEval, type EvalEngine, type EvalMode, type EvalResult } from "../eval/run.js";
+import { readTaskFiles, runTaskEval, type TaskScores } from "../eval/tasks.js";
 import { runWorkspaceEval } from "../eval/workspace.js";
 import { loadLabels } from "../model/labels.js";
 import { DEFAULT_TOP_K, ensureDefaultPack } from "../model/default-pack.js";
 import { Encoder, type ProviderChoice } from "../model/encoder.js";
 import { loadPack, type ModelPack } from "../model/pack.js";
 import { cacheDir } from "../paths.js";
+import { SEARCH_MODES, type SearchMode } from "../protocol.js";
 import { DEFAULT_FUSION, type FusionKind } from "../search/fusion.js";
 import { walkWorkspace } from "../workspace/ignore.js";
 import { makeLog, oneOf, positiveInt, usageError, type Values } from "./main.js";
@@ -46,6 +50,7 @@ export async function openDaemonEncoder(values: Values): Promise<ChunkEncoder> {
 }
 
 export async function cmdEval(values: Values): Promise<void> {
+  if (values.tasks) return evalTasks(values);
   if (!values.set) usageError("eval needs --set DIR (a folder with corpus.jsonl, queries.jsonl, qrels.tsv)");
   const mode = oneOf<EvalMode>("mode", values.mode, EVAL_MODES);
   const fusion = {
@@ -86,6 +91,37 @@ async function evalWorkspace(values: Values, set: EvalSet, mode: EvalMode): Prom
     printEval(values, result);
   } finally {
     await encoder.close();
+  }
+}
+
+async function evalTasks(values: Values): Promise<void> {
+  if (values.set || values.workspace) usageError("--tasks and --set are two kinds of eval; give one");
+  if (!values.repos) usageError("--tasks needs --repos DIR: the folder holding one checkout per task file's repo.id");
+  if (values.fusion || values.alpha || values["query-k"] || values["doc-k"] || values.engine) usageError("--tasks uses the daemon's defaults; drop --fusion, --alpha, --query-k, --doc-k and --engine");
+  const mode = oneOf<SearchMode>("mode", values.mode, SEARCH_MODES, "hybrid");
+  const files = await readTaskFiles(resolve(values.tasks!));
+  const encoder = await openEncoder(values);
+  const progress = values.quiet ? null : progressReporter();
+  const temp = values["index-dir"] ? null : await mkdtemp(join(tmpdir(), "loupe-eval-tasks-"));
+  try {
+    const result = await runTaskEval(files, {
+      repos: resolve(values.repos), cacheDir: temp ?? resolve(values["index-dir"]!), encoder: await packEncoder(encoder), mode,
+      ...(progress ? { onProgress: progress.update } : {}),
+    });
+    progress?.stop();
+    if (values.json) {
+      process.stdout.write(JSON.stringify(result) + "\n");
+      return;
+    }
+    const pct = (x: number) => `${(x * 100).toFixed(1)}%`.padStart(7);
+    const row = (name: string, s: TaskScores) => `${name.padEnd(16)}${String(s.tasks).padStart(6)}${pct(s.lines_top1)}${pct(s.lines_top3)}${pct(s.lines_top10)}${pct(s.file_top3)}\n`;
+    process.stdout.write(`mode ${result.mode} · ${result.overall.tasks} tasks · ${result.seconds} s\n${"".padEnd(16)} tasks  lines@1 lines@3 lines@10 file@3\n`);
+    for (const r of result.repos) process.stdout.write(row(r.id, r));
+    process.stdout.write(row("all", result.overall));
+  } finally {
+    progress?.stop();
+    await encoder.close();
+    if (temp) await rm(temp, { recursive: true, force: true });
   }
 }
 

@@ -38,6 +38,11 @@ Usage:
       pipeline (ignore rules, chunking, index, search); hits map back to documents. Modes
       lexical, latent, hybrid; default fusion and Top-K. --chunk-chars N / --chunk-lines N: chunk
       limits for the run (default 1500 / 60), to measure their effect.
+  loupe eval --tasks FILE|DIR --repos DIR [--index-dir DIR] [--mode M] [--json]
+      Agent tasks (eval/tasks/*.json): each question is searched in its repository's checkout
+      (DIR/<repo id>, at the pinned commit) and judged by whether the answering lines come
+      first, in the top 3, in the top 10, and the answering file in the top 3. --index-dir keeps
+      the indexes between runs (default: a temp folder, removed). Mode default hybrid.
   loupe encode <text> [--query] [--k N] [--json]
       Print the text's active SAE latents with weights and labels.
   loupe pack [--json]
@@ -76,6 +81,9 @@ const OPTIONS = {
   "doc-k": { type: "string" },
   engine: { type: "string" },
   workspace: { type: "boolean" },
+  tasks: { type: "string" },
+  repos: { type: "string" },
+  "index-dir": { type: "string" },
   "chunk-chars": { type: "string" },
   "chunk-lines": { type: "string" },
   skipped: { type: "boolean" },
