@@ -200,6 +200,37 @@ describe("chunkCode merges small neighbours", () => {
     expect(shape[shape.length - 1]).toEqual([93, 93, "after"]); // a top-level sibling of Many, not of its methods
   });
 
+  it("CommonJS member assignments are declarations: res.format, X.prototype.y, exports.z", async () => {
+    const body = (name: string) => Array.from({ length: 12 }, (_, i) => `  var ${name}${i} = ${i};`).join("\n");
+    const js = [
+      "'use strict';",
+      "var res = module.exports = { __proto__: http.ServerResponse.prototype };",
+      "",
+      "res.format = function(obj){", body("f"), "};",
+      "",
+      "Router.prototype.route = function route(path) {", body("r"), "};",
+      "",
+      "module.exports.compile = (src) => {", body("c"), "};",
+      "",
+      "exports.parse = function parse(s) {", body("p"), "};",
+      "",
+      "module.exports = function createApplication() {", body("a"), "};",
+      "",
+      "res.status = 404;",
+      "",
+    ].join("\n");
+    const shape = check(js, (await chunkFile("lib/response.js", js))!);
+    expect(shape.map((c) => c[2])).toEqual(["", "res.format", "Router.route", "compile", "parse", "createApplication", ""]);
+    expect(shape[1]!.slice(0, 2)).toEqual([4, 17]);
+  });
+
+  it("a member assignment over the limits splits along its function body and keeps its name", async () => {
+    const big = ["app.handle = function handle(req, res) {", ...Array.from({ length: 80 }, (_, i) => `  step${i}(req, res);`), "};", ""].join("\n");
+    const shape = check(big, (await chunkFile("lib/app.js", big))!);
+    expect(shape.length).toBeGreaterThan(1);
+    for (const c of shape) expect(c[2]).toBe("app.handle");
+  });
+
   it("mergedSymbol lists distinct names and cuts the list with an ellipsis", () => {
     expect(mergedSymbol(["", "A", "B", "A"])).toBe("A, B");
     expect(mergedSymbol(["", ""])).toBe("");

@@ -119,15 +119,42 @@ function goReceiverType(node: Node): string {
   return m ? m[1]! : "";
 }
 
+const FUNCTION_VALUE = /^(arrow_function|function_expression|function|generator_function|class)$/;
+
+/**
+ * `a.b = function () {…}` and its kin, the way CommonJS code defines most of its API: the
+ * assignment of a function or class to a member, as a statement. Returns the assignment, or null.
+ */
+function memberAssignment(n: Node): Node | null {
+  if (n.type !== "expression_statement") return null;
+  const a = n.namedChildren[0];
+  if (!a || a.type !== "assignment_expression" || a.childForFieldName("left")?.type !== "member_expression") return null;
+  const right = a.childForFieldName("right");
+  return right && FUNCTION_VALUE.test(right.type) ? a : null;
+}
+
+/**
+ * The name a member assignment defines: `res.format` stays as written (the object is part of how
+ * it is called), `X.prototype.y` is `X.y` (a method of X), and `module.exports.z` / `exports.z`
+ * are `z`; `module.exports = function name()` takes the function's own name, if any.
+ */
+export function assignedName(left: string, right: Node | null): string {
+  const path = left.replace(/\s+/g, "");
+  if (path === "module.exports" || path === "exports") return right?.childForFieldName("name")?.text ?? "";
+  return path.replace(/^(module\.)?exports\./, "").replace(/\.prototype\./g, ".");
+}
+
 /** The declaration's own name, or "" when the node is not a declaration. */
 export function declarationName(node: Node): string {
   const n = unwrap(node);
+  const assignment = memberAssignment(n);
+  if (assignment) return assignedName(assignment.childForFieldName("left")!.text, assignment.childForFieldName("right"));
   if (n.type === "lexical_declaration" || n.type === "variable_declaration") {
     // const handler = () => {…} / const Foo = class {…}
     const decls = n.namedChildren.filter((c): c is Node => c?.type === "variable_declarator");
     const d = decls.length === 1 ? decls[0]! : null;
     const value = d?.childForFieldName("value");
-    if (d && value && /^(arrow_function|function_expression|function|generator_function|class)$/.test(value.type)) {
+    if (d && value && FUNCTION_VALUE.test(value.type)) {
       return d.childForFieldName("name")?.text ?? "";
     }
     return "";
@@ -178,6 +205,8 @@ function bodyOf(node: Node): Node {
     const value = n.childForFieldName("value");
     if (value) return value.childForFieldName("body") ?? value;
   }
+  const right = memberAssignment(n)?.childForFieldName("right");
+  if (right) return right.childForFieldName("body") ?? right;
   return n.childForFieldName("body") ?? n;
 }
 

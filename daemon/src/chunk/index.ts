@@ -10,6 +10,14 @@ import { chunkText } from "./text.js";
 import { DEFAULT_LIMITS, type ChunkLimits, type SymbolChunk } from "./types.js";
 
 export type { SymbolChunk, ChunkLimits } from "./types.js";
+
+/**
+ * Bumped whenever the chunks or symbols made of some file change (2: CommonJS member assignments
+ * such as `res.format = function` are declarations with a symbol). An index records the version
+ * its chunks were made with; under another one every file is chunked again on start-up, and only
+ * chunks whose text changed are encoded again (the others keep their vectors, by content hash).
+ */
+export const CHUNKER_VERSION = 2;
 export { DEFAULT_LIMITS } from "./types.js";
 
 const MARKDOWN = new Set([".md", ".markdown", ".mdx", ".mdown"]);
