@@ -6,7 +6,11 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm, symlink, writeFile } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { ANALYZER_VERSION } from "../../daemon/src/analysis/analyzer.js";
+import { CHUNKER_VERSION } from "../../daemon/src/chunk/index.js";
 import { Loupe } from "../../daemon/src/core/loupe.js";
+import { FsDirectory } from "../../daemon/src/index/directory.js";
+import { Index } from "../../daemon/src/index/index.js";
 import { eventually } from "../support/eventually.js";
 import { fakeEncoder } from "../support/fake-encoder.js";
 
@@ -154,6 +158,53 @@ describe("Loupe core", () => {
     expect(again.encoded).toEqual([]);
     expect((await l2.search({ query: "addAll" })).hits[0]).toMatchObject({ path: "src/math.ts", snippet: expect.stringContaining("xs.reduce") });
     expect((await l2.rootStatus(l2.rootList()[0]!)).latent).toEqual({ ready: 3, total: 3 });
+  });
+
+  it("concepts leave out latents in most chunks and latents without a readable label", async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 24; i++) files[`n${i}.md`] = `# Note ${i}\n\nShared words everywhere, and word${i} alone.\n`;
+    files["zebra.md"] = "# Zebra\n\nShared words everywhere, and the zebra quokka.\n";
+    const base = fakeEncoder();
+    const [common] = (await base.encodeQuery("shared")).ids;
+    const [zebra] = (await base.encodeQuery("zebra")).ids;
+    const [quokka] = (await base.encodeQuery("quokka")).ids;
+    // The pack's readable labels: quokka's latent has none.
+    const encoder = Object.assign(base, { conceptLabels: base.labels!.map((l, i) => (i === quokka ? "" : l)) });
+    const { loupe } = await setup(files, { watch: false, encoder });
+    const hit = (await loupe.search({ query: "shared zebra quokka" })).hits[0]!;
+    expect(hit.path).toBe("zebra.md");
+    const ids = hit.concepts.map((c) => c.id);
+    expect(ids).toContain(zebra);
+    expect(ids).not.toContain(common);
+    expect(ids).not.toContain(quokka);
+  });
+
+  it("an index chunked by an older chunker is chunked again on start-up, re-encoding nothing unchanged", async () => {
+    const { loupe, root, cache } = await setup({
+      "lib/response.js": "'use strict';\n\nres.format = function(obj){\n  var keys = Object.keys(obj);\n  return keys;\n};\n",
+      "notes.md": "# Notes\n\nThe quokka is a small wallaby.\n",
+    }, { watch: false });
+    const { indexDir } = await loupe.rootStatus(loupe.rootList()[0]!);
+    await loupe.close();
+    // Make the table look written by chunker version 1 (tables before the version was recorded).
+    const index = await Index.open(await FsDirectory.open(indexDir), { pack: fakeEncoder().fingerprint, analyzer: ANALYZER_VERSION });
+    const { chunker, ...old } = index.commitData as { chunker: number };
+    expect(chunker).toBe(CHUNKER_VERSION);
+    await index.commit(old);
+    await index.close();
+
+    const again = fakeEncoder(); // an empty vector cache: vectors can only come from the index
+    const l2 = new Loupe({ cacheDir: cache, encoder: again, rootOptions: { watch: false } });
+    open.push(l2);
+    const r = await l2.addRoot(root);
+    await l2.whenIdle();
+    expect(again.encoded).toEqual([]);
+    expect(r.counters.reused).toBeGreaterThanOrEqual(2); // both files went through phase 1 again
+    expect((await l2.search({ query: "format", mode: "lexical" })).hits[0]).toMatchObject({ path: "lib/response.js", symbol: "res.format" });
+    await l2.close();
+    const reopened = await Index.open(await FsDirectory.open(indexDir), { pack: fakeEncoder().fingerprint, analyzer: ANALYZER_VERSION });
+    expect((reopened.commitData as { chunker: number }).chunker).toBe(CHUNKER_VERSION);
+    await reopened.close();
   });
 
   it("rebuilds an index built with another model pack instead of mixing vectors", async () => {

@@ -9,7 +9,9 @@ import { rm } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import { analyze, ANALYZER_VERSION } from "../analysis/analyzer.js";
-import { chunkFile, DEFAULT_LIMITS, type ChunkLimits, type SymbolChunk } from "../chunk/index.js";
+import { contentKind } from "../search/fusion.js";
+import { isDocumentation } from "../search/rerank.js";
+import { CHUNKER_VERSION, chunkFile, DEFAULT_LIMITS, type ChunkLimits, type SymbolChunk } from "../chunk/index.js";
 import { ErrorCode, isLoupeError } from "../errors.js";
 import { FsDirectory } from "../index/directory.js";
 import { Index, type Searcher } from "../index/index.js";
@@ -103,6 +105,14 @@ export class RootIndex {
   private dirty = new Set<string>();
   /** Files committed lexically whose latent vectors are still to be computed (phase 2). */
   private latentPending = new Set<string>();
+  /**
+   * Whether this root is a code repository rather than a notes vault: source files are at least
+   * a quarter of its source and documentation files (search then ranks its documentation below
+   * its code, see search/rerank.ts); updated on commit.
+   */
+  codeRoot = false;
+  /** Known files chunked by another CHUNKER_VERSION, to chunk again even though unchanged. */
+  private rechunk = new Set<string>();
   /** Files phase 2 has encoded since the last compaction (see COMPACT_AFTER_FILES). */
   private encodedSinceCompaction = 0;
   private rescan = true;
@@ -145,14 +155,29 @@ export class RootIndex {
     return new RootIndex(o.root, index, o);
   }
 
+  private countKinds(): void {
+    let code = 0, docs = 0;
+    for (const path of this.files.keys()) {
+      if (contentKind(path) === "code") code++;
+      else if (isDocumentation(path)) docs++;
+    }
+    this.codeRoot = code > 0 && code * 4 >= code + docs;
+  }
+
   private loadTable(): void {
     // Entries are [path, size, mtime, hash] plus 0 when the file's latent vectors are pending
     // (written that way so tables of earlier versions read as complete).
-    const data = this.index.commitData as { v?: number; files?: Array<[string, number, number, string, 0?]> } | null;
+    const data = this.index.commitData as { v?: number; chunker?: number | null; files?: Array<[string, number, number, string, 0?]> } | null;
     if (data?.v !== TABLE_VERSION || !Array.isArray(data.files)) return;
     for (const [path, size, mtimeMs, hash, latent] of data.files) {
       this.files.set(path, { size, mtimeMs, hash });
       if (latent === 0) this.latentPending.add(path);
+    }
+    this.countKinds();
+    // Tables written before the chunker version was recorded hold version 1's chunks.
+    if ((data.chunker ?? 1) !== CHUNKER_VERSION) {
+      this.rechunk = new Set(this.files.keys());
+      this.log(`${this.root}: chunked by chunker version ${data.chunker ?? 1}; chunking ${this.rechunk.size} files again with version ${CHUNKER_VERSION} (unchanged chunks keep their vectors)`);
     }
   }
 
@@ -353,7 +378,7 @@ export class RootIndex {
       maxFileBytes: this.o.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
       unchanged: (path, size, mtimeMs) => {
         const e = this.files.get(path);
-        return e !== undefined && e.size === size && e.mtimeMs === mtimeMs;
+        return e !== undefined && e.size === size && e.mtimeMs === mtimeMs && !this.rechunk.has(path);
       },
     });
     this.skipped = skipped.length;
@@ -398,7 +423,7 @@ export class RootIndex {
         continue;
       }
       const hash = sha(r.text!);
-      if (known && known.hash === hash) {
+      if (known && known.hash === hash && !this.rechunk.has(path)) {
         this.files.set(path, { size: r.size, mtimeMs: r.mtimeMs, hash });
         continue;
       }
@@ -438,6 +463,7 @@ export class RootIndex {
     for (const path of removed) {
       this.index.deletePath(path);
       this.files.delete(path);
+      this.rechunk.delete(path);
       this.latentPending.delete(path);
     }
     for (const u of chunked) {
@@ -457,6 +483,7 @@ export class RootIndex {
       }
       await yieldToEventLoop();
       this.files.set(u.path, u.entry);
+      this.rechunk.delete(u.path);
       if (complete) this.latentPending.delete(u.path);
       else this.latentPending.add(u.path);
     }
@@ -543,7 +570,10 @@ export class RootIndex {
 
   private async commit(): Promise<void> {
     const files = [...this.files].map(([p, e]) => (this.latentPending.has(p) ? [p, e.size, e.mtimeMs, e.hash, 0] : [p, e.size, e.mtimeMs, e.hash]));
-    await this.index.commit({ v: TABLE_VERSION, files });
+    // The chunker version is recorded once no file is left to chunk again (null until then): a
+    // kill before that chunks the rest (and, harmlessly, the done ones) again on the next start.
+    await this.index.commit({ v: TABLE_VERSION, chunker: this.rechunk.size === 0 ? CHUNKER_VERSION : null, files });
+    this.countKinds();
     this.counters.commits++;
     if (this.counters.commits % 16 === 0) await this.index.merge();
   }
