@@ -83,14 +83,24 @@ export interface SearchHit {
   startLine: number;
   endLine: number;
   score: number;
-  /** The chunk's first lines, trimmed (at most ~300 characters). */
+  /** Up to 6 lines of the chunk that best match the query's words (its first lines when none match), common indentation removed, "\n"-separated. */
   snippet: string;
+  /** 1-based lines of the file the snippet shows. */
+  snippetStartLine: number;
+  snippetEndLine: number;
   /** Enclosing symbol (`Server.handle`) or heading path (`Guide > Install`); "" when none. */
   symbol: string;
   language: string;
   kind: FileKind;
   /** The latents that contributed most to the latent score, best first (empty in lexical mode). */
   concepts: Concept[];
+}
+
+/** Snippet lines with their file line numbers, right-aligned, each indented by `indent` (the CLI's and the MCP text mirror's form). */
+export function numberedSnippet(h: Pick<SearchHit, "snippet" | "snippetStartLine" | "snippetEndLine">, indent: string): string {
+  if (h.snippet === "") return "";
+  const width = String(h.snippetEndLine).length;
+  return h.snippet.split("\n").map((l, i) => `${indent}${String(h.snippetStartLine + i).padStart(width)}│ ${l}`.trimEnd()).join("\n") + "\n";
 }
 
 /** Where indexing stands, attached to results while a root is still being indexed. */
@@ -169,7 +179,7 @@ export interface ExplainResult {
   latents: Array<Concept & { queryWeight: number; chunkWeight: number }>;
   /** Query terms found in the chunk, with their BM25 contribution. */
   lexical: Array<{ term: string; tf: number; contribution: number }>;
-  /** The channel scores before fusion (raw BM25 and latent dot product). */
+  /** The channel scores before fusion (raw BM25 and latent dot product); `hit.score` is the fused score on search's scale. */
   lexicalScore: number;
   latentScore: number;
 }

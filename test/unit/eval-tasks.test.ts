@@ -37,13 +37,23 @@ describe("agent task files", () => {
   it("a hit is right when it is in an answer's file and its lines overlap the answer's", () => {
     const answers = [{ path: "a.ts", start: 10, end: 20 }, { path: "b.ts", start: 1, end: 5 }];
     const hit = (path: string, startLine: number, endLine: number) => ({ path, startLine, endLine });
-    expect(judge([hit("c.ts", 10, 20), hit("a.ts", 1, 9), hit("a.ts", 20, 40), hit("b.ts", 1, 2)], answers)).toEqual({ lineRank: 3, fileRank: 2 });
-    expect(judge([hit("a.ts", 21, 30)], answers)).toEqual({ lineRank: null, fileRank: 1 });
-    expect(judge([], answers)).toEqual({ lineRank: null, fileRank: null });
+    expect(judge([hit("c.ts", 10, 20), hit("a.ts", 1, 9), hit("a.ts", 20, 40), hit("b.ts", 1, 2)], answers)).toMatchObject({ lineRank: 3, fileRank: 2 });
+    expect(judge([hit("a.ts", 21, 30)], answers)).toEqual({ lineRank: null, fileRank: 1, snippetOnAnswer: null, headOnAnswer: null });
+    expect(judge([], answers)).toEqual({ lineRank: null, fileRank: null, snippetOnAnswer: null, headOnAnswer: null });
+  });
+
+  it("says whether the right hit's snippet, and its first six lines, show the answer", () => {
+    const answers = [{ path: "a.ts", start: 30, end: 35 }];
+    const hit = { path: "a.ts", startLine: 1, endLine: 60, snippetStartLine: 31, snippetEndLine: 36 };
+    expect(judge([hit], answers)).toEqual({ lineRank: 1, fileRank: 1, snippetOnAnswer: true, headOnAnswer: false });
+    expect(judge([{ ...hit, snippetStartLine: 1, snippetEndLine: 6 }], answers)).toMatchObject({ snippetOnAnswer: false, headOnAnswer: false });
+    expect(judge([{ ...hit, startLine: 28 }], answers)).toMatchObject({ headOnAnswer: true });
   });
 
   it("scores shares of tasks", () => {
-    const o = (lineRank: number | null, fileRank: number | null): TaskOutcome => ({ id: "x", repo: "r", question: "q", lineRank, fileRank, hits: [] });
-    expect(scoreOutcomes([o(1, 1), o(3, 2), o(null, 4), o(null, null)])).toEqual({ tasks: 4, lines_top1: 0.25, lines_top3: 0.5, lines_top10: 0.5, file_top3: 0.5 });
+    const o = (lineRank: number | null, fileRank: number | null, snippet: boolean | null = null): TaskOutcome => ({ id: "x", repo: "r", question: "q", lineRank, fileRank, hits: [], snippetOnAnswer: snippet, headOnAnswer: snippet === null ? null : false });
+    expect(scoreOutcomes([o(1, 1, true), o(3, 2, false), o(null, 4), o(null, null)])).toEqual({
+      tasks: 4, lines_top1: 0.25, lines_top3: 0.5, lines_top10: 0.5, file_top3: 0.5, snippet_on_answer: 0.5, head_on_answer: 0,
+    });
   });
 });

@@ -7,7 +7,7 @@ import { resolve } from "node:path";
 import { DaemonClient, type Progress } from "../client.js";
 import { ErrorCode, LoupeError } from "../errors.js";
 import { cacheDir, socketPath } from "../paths.js";
-import { indexingNote, SEARCH_MODES, type RootStatus, type SearchMode, type StatusResult } from "../protocol.js";
+import { indexingNote, numberedSnippet, SEARCH_MODES, type RootStatus, type SearchMode, type StatusResult } from "../protocol.js";
 import { progressReporter } from "./progress.js";
 import { quotePath } from "./quote.js";
 
@@ -194,7 +194,7 @@ export async function cmdSearch(ctx: DaemonCliContext, args: string[]): Promise<
     for (const h of result.hits) {
       const where = `${quotePath(h.path)}:${h.startLine}-${h.endLine}`;
       const concepts = h.concepts.slice(0, 3).map((c) => c.label.split(/[,;]/)[0]!.trim()).filter((l) => l !== "");
-      process.stdout.write(`${where}  ${h.score.toFixed(4)}${h.symbol ? `  ${h.symbol}` : ""}\n    ${h.snippet.slice(0, 160)}\n` + (concepts.length ? `    concepts: ${concepts.join(" · ")}\n` : ""));
+      process.stdout.write(`${where}  ${h.score.toFixed(4)}${h.symbol ? `  ${h.symbol}` : ""}\n${numberedSnippet(h, "    ")}` + (concepts.length ? `    concepts: ${concepts.join(" · ")}\n` : ""));
     }
   } finally {
     client.close();

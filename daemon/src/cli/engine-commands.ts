@@ -17,6 +17,8 @@ import { loadPack, type ModelPack } from "../model/pack.js";
 import { cacheDir } from "../paths.js";
 import { SEARCH_MODES, type SearchMode } from "../protocol.js";
 import { DEFAULT_FUSION, type FusionKind } from "../search/fusion.js";
+import { ROLE_PRIOR } from "../search/rerank.js";
+import type { LoupeOptions } from "../core/loupe.js";
 import { walkWorkspace } from "../workspace/ignore.js";
 import { makeLog, oneOf, positiveInt, usageError, type Values } from "./main.js";
 import { progressReporter } from "./progress.js";
@@ -106,6 +108,7 @@ async function evalTasks(values: Values): Promise<void> {
   try {
     const result = await runTaskEval(files, {
       repos: resolve(values.repos), cacheDir: temp ?? resolve(values["index-dir"]!), encoder: await packEncoder(encoder), mode,
+      ...(values.rerank ? { rerank: rerankOption(values.rerank) } : {}),
       ...(progress ? { onProgress: progress.update } : {}),
     });
     progress?.stop();
@@ -123,6 +126,23 @@ async function evalTasks(values: Values): Promise<void> {
     await encoder.close();
     if (temp) await rm(temp, { recursive: true, force: true });
   }
+}
+
+/** `--rerank prior=0.5,symbol=0.5,diversity=0.85` (any subset): the constants of search/rerank.ts to measure. */
+function rerankOption(raw: string): NonNullable<LoupeOptions["rerank"]> {
+  const out: NonNullable<LoupeOptions["rerank"]> = {};
+  for (const part of raw.split(",")) {
+    const [key, value] = part.split("=");
+    const x = Number(value);
+    if (!Number.isFinite(x) || x < 0 || x > 10) usageError(`--rerank: ${part} needs a number from 0 to 10, as in prior=0.5,symbol=0.5,diversity=0.85`);
+    if (key === "prior") out.rolePrior = { ...ROLE_PRIOR, ...out.rolePrior, changelog: x, lock: x, generated: x };
+    else if (key === "test" || key === "docs") out.rolePrior = { ...ROLE_PRIOR, ...out.rolePrior, [key]: x };
+    else if (key === "symbol") out.symbolBoost = x;
+    else if (key === "diversity") out.diversity = x;
+    else if (key === "free") out.sameFileFree = x;
+    else usageError(`--rerank: unknown constant "${key}"; use prior, test, docs, symbol, diversity`);
+  }
+  return out;
 }
 
 function printEval(values: Values, result: EvalResult): void {

@@ -43,6 +43,7 @@ Usage:
       (DIR/<repo id>, at the pinned commit) and judged by whether the answering lines come
       first, in the top 3, in the top 10, and the answering file in the top 3. --index-dir keeps
       the indexes between runs (default: a temp folder, removed). Mode default hybrid.
+      --rerank prior=P,symbol=S,diversity=D: re-ranking constants to measure (search/rerank.ts).
   loupe encode <text> [--query] [--k N] [--json]
       Print the text's active SAE latents with weights and labels.
   loupe pack [--json]
@@ -84,6 +85,7 @@ const OPTIONS = {
   tasks: { type: "string" },
   repos: { type: "string" },
   "index-dir": { type: "string" },
+  rerank: { type: "string" },
   "chunk-chars": { type: "string" },
   "chunk-lines": { type: "string" },
   skipped: { type: "boolean" },

@@ -7,7 +7,7 @@ import { Worker } from "node:worker_threads";
 import { ErrorCode, LoupeError } from "../errors.js";
 import type { Encoder, ProviderChoice, SparseVector } from "../model/encoder.js";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "../model/encoder-worker.js";
-import { loadLabels } from "../model/labels.js";
+import { loadConceptLabels, loadLabels } from "../model/labels.js";
 import type { ModelPack } from "../model/pack.js";
 
 export interface ChunkEncoder {
@@ -17,6 +17,8 @@ export interface ChunkEncoder {
   readonly provider: string;
   /** Per-latent labels ("" or missing when unknown). */
   readonly labels: readonly string[] | null;
+  /** The labels a hit's concepts may show: readable words only, "" otherwise (model/labels.ts); default `labels`. */
+  readonly conceptLabels?: readonly string[] | null;
   encodeDocuments(texts: readonly string[]): Promise<SparseVector[]>;
   encodeQuery(text: string, topK?: number): Promise<SparseVector>;
   /** A passage encoded as a document for a waiting client (`similar`); default: encodeDocuments. */
@@ -31,6 +33,7 @@ export async function packEncoder(encoder: Encoder): Promise<ChunkEncoder> {
     name: encoder.pack.manifest.name,
     provider: encoder.provider,
     labels,
+    conceptLabels: await loadConceptLabels(encoder.pack),
     encodeDocuments: (texts) => encoder.encodeSparse(texts, "document"),
     encodeQuery: async (text, topK) => (await encoder.encodeSparse([text], "query", topK))[0]!,
     close: () => encoder.close(),
@@ -74,6 +77,7 @@ export async function threadEncoder(pack: ModelPack, o: ThreadEncoderOptions = {
     name: pack.manifest.name,
     provider: provider!,
     labels: await loadLabels(pack),
+    conceptLabels: await loadConceptLabels(pack),
     encodeDocuments: (texts) => documents.encode("document", texts),
     encodeQuery: (text, topK) => interactive.encode("query", text, topK),
     encodePassage: (text) => interactive.encode("document", text),

@@ -10,18 +10,20 @@ import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { analyze } from "../analysis/analyzer.js";
 import { ErrorCode, LoupeError } from "../errors.js";
 import type { Filter, Searcher } from "../index/searcher.js";
-import { LATENT_PREFIX, latentQuery, lexicalQuery, LEXICAL_PREFIX, type QueryTerm } from "../index/terms.js";
+import { LATENT_PREFIX, latentQuery, lexicalQuery, lexicalTerm, LEXICAL_PREFIX, type QueryTerm } from "../index/terms.js";
 import type {
   Concept, ExplainParams, ExplainResult, FileKind, IndexingProgress, ReadParams, ReadResult, RootStatus, SearchFilters,
   SearchHit, SearchMode, SearchParams, SearchResult, SimilarParams,
 } from "../protocol.js";
 import { LIMITS, SEARCH_MODES } from "../protocol.js";
 import { contentKind, DEFAULT_FUSION, fuse } from "../search/fusion.js";
+import { rerank, RERANK_DEPTH, type RerankOptions } from "../search/rerank.js";
 import type { Hit } from "../search/topk.js";
 import { DEFAULT_MAX_FILE_BYTES, readWorkspaceFile, RulesCache } from "../workspace/ignore.js";
 import type { ChunkEncoder } from "./chunk-encoder.js";
 import { ChunkTextReader } from "./chunk-text.js";
 import { RootIndex, type RootIndexOptions, type RootIndexStatus } from "./root-index.js";
+import { bestSnippet } from "./snippet.js";
 import { VectorCache } from "./vector-cache.js";
 
 export interface LoupeOptions {
@@ -34,6 +36,8 @@ export interface LoupeOptions {
   /** Called when a root's status changes (progress, state). */
   onRootChange?: (status: RootIndexStatus) => void;
   vectorCacheEntries?: number;
+  /** Overrides of the re-ranking constants (search/rerank.ts), for measuring them (`loupe eval --tasks --rerank`). */
+  rerank?: Pick<RerankOptions, "rolePrior" | "symbolBoost" | "diversity" | "sameFileFree">;
 }
 
 /** Latents per hit reported as `concepts`. */
@@ -83,12 +87,6 @@ function queryParam(v: unknown): string {
   if (typeof v !== "string" || v.trim() === "") bad("query must be a non-empty string");
   if (v.length > LIMITS.queryChars) bad(`query is ${v.length.toLocaleString("en")} characters; the limit is ${LIMITS.queryChars.toLocaleString("en")}. Shorten it to the question or the names that matter; to find passages like a long one, use similar on its file and lines`);
   return v;
-}
-
-export function snippetOf(text: string): string {
-  const lines = text.split("\n").filter((l) => l.trim() !== "").slice(0, 6).map((l) => l.trim());
-  const s = lines.join(" ⏎ ");
-  return s.length > 300 ? `${s.slice(0, 299)}…` : s;
 }
 
 export function fileKind(path: string): FileKind {
@@ -294,13 +292,25 @@ export class Loupe {
     const lexical = mode === "latent" ? null : lexicalQuery(analyze(p.query));
     const latent = mode === "lexical" ? null : latentQuery(await this.o.encoder.encodeQuery(p.query));
     const want = Math.min(offset + k, LIMITS.depth);
-    const ranked = this.rank(targets, lexical, latent, filter, want + 1);
-    return this.page(p.query, mode, targets, ranked, latent, offset, k);
+    const ranked = this.rank(targets, lexical, latent, filter, want + 1, p.query);
+    return this.page(p.query, mode, targets, ranked, latent, offset, k, analyze(p.query));
   }
 
-  /** Best-first hits over all targets; doc = root number × 2^32 + doc. */
-  private rank(targets: RootIndex[], lexical: QueryTerm[] | null, latent: QueryTerm[] | null, filter: Filter, want: number): { hits: Hit[]; searchers: Searcher[] } {
+  /**
+   * Best-first hits over all targets; doc = root number × 2^32 + doc. With `query`, the best
+   * RERANK_DEPTH are re-ranked for an agent (search/rerank.ts: file roles, named symbols, one
+   * file not filling the page); `similar` ranks by the latent channel alone, without it.
+   */
+  private rank(targets: RootIndex[], lexical: QueryTerm[] | null, latent: QueryTerm[] | null, filter: Filter, want: number, query?: string): { hits: Hit[]; searchers: Searcher[] } {
     const searchers = targets.map((r) => r.searcher());
+    const ranked = this.fused(searchers, targets, lexical, latent, filter, query === undefined ? want : Math.max(want, RERANK_DEPTH));
+    if (query === undefined) return { hits: ranked, searchers };
+    const chunkOf = (doc: number) => searchers[Math.floor(doc / KEY)]!.chunk(doc % KEY);
+    const hits = rerank(ranked, { query, pathOf: (doc) => chunkOf(doc).path, symbolOf: (doc) => chunkOf(doc).symbol, codeRoot: (doc) => targets[Math.floor(doc / KEY)]!.codeRoot, ...this.o.rerank });
+    return { hits: hits.slice(0, want), searchers };
+  }
+
+  private fused(searchers: Searcher[], targets: RootIndex[], lexical: QueryTerm[] | null, latent: QueryTerm[] | null, filter: Filter, want: number): Hit[] {
     const depth = lexical && latent ? DEFAULT_FUSION.depth : want;
     const channel = (q: QueryTerm[] | null): Hit[] => {
       if (!q || q.length === 0) return [];
@@ -312,8 +322,8 @@ export class Loupe {
     };
     const lex = channel(lexical);
     const lat = channel(latent);
-    if (!lexical) return { hits: lat.slice(0, want), searchers };
-    if (!latent) return { hits: lex.slice(0, want), searchers };
+    if (!lexical) return lat.slice(0, want);
+    if (!latent) return lex.slice(0, want);
     // A fused hit's path, read from the chunk store once (kind and latent readiness both need it).
     const paths = new Map<number, string>();
     const pathOf = (doc: number) => {
@@ -325,25 +335,47 @@ export class Loupe {
     // Chunks still waiting for their latent vector rank by their words alone (see fuse).
     const pending = targets.some((r) => r.latent.ready < r.latent.total);
     const latentMissing = pending ? (doc: number) => targets[Math.floor(doc / KEY)]!.latentMissing(pathOf(doc)) : undefined;
-    return { hits: fuse(lex, lat, want, DEFAULT_FUSION, kindOf, latentMissing), searchers };
+    return fuse(lex, lat, want, DEFAULT_FUSION, kindOf, latentMissing);
   }
 
-  private async page(query: string, mode: SearchMode, targets: RootIndex[], ranked: { hits: Hit[]; searchers: Searcher[] }, latent: QueryTerm[] | null, offset: number, k: number): Promise<SearchResult> {
+  /**
+   * One page of hits. `words`: the query's analyzer terms, which pick each hit's snippet lines
+   * (weighted by their idf in the hit's root); null shows a chunk's first lines.
+   */
+  private async page(query: string, mode: SearchMode, targets: RootIndex[], ranked: { hits: Hit[]; searchers: Searcher[] }, latent: QueryTerm[] | null, offset: number, k: number, words: readonly string[] | null = null): Promise<SearchResult> {
     const readers = new Map<RootIndex, ChunkTextReader>();
+    const weights = new Map<Searcher, Map<string, number>>();
+    const weightsOf = (s: Searcher) => {
+      let w = weights.get(s);
+      if (!w) weights.set(s, (w = new Map([...new Set(words ?? [])].map((t) => [t, s.idf(lexicalTerm(t))]))));
+      return w;
+    };
     const hits = await Promise.all(ranked.hits.slice(offset, offset + k).map((h) => {
       const r = targets[Math.floor(h.doc / KEY)]!;
-      return this.hit(r, ranked.searchers[Math.floor(h.doc / KEY)]!, h.doc % KEY, h.score, latent, readers);
+      const s = ranked.searchers[Math.floor(h.doc / KEY)]!;
+      return this.hit(r, s, h.doc % KEY, h.score, latent, readers, weightsOf(s));
     }));
     const more = ranked.hits.length > offset + k && offset + k < LIMITS.depth;
     return { query, mode, hits, nextOffset: more ? offset + k : null, indexing: this.indexing(targets) };
   }
 
+  /**
+   * The latents query and chunk share that say something: ranked by contribution × idf (a latent
+   * in most chunks says little about this one), those in half the chunks or more left out (from
+   * 20 chunks on), and
+   * only those with a readable label (ChunkEncoder.conceptLabels) shown.
+   */
   private concepts(s: Searcher, doc: number, latent: QueryTerm[] | null): Concept[] {
     if (!latent) return [];
-    return s.explain(latent, doc).slice(0, CONCEPTS).map((c) => {
-      const id = Number(c.term.slice(LATENT_PREFIX.length));
-      return { id, label: this.o.encoder.labels?.[id] ?? "", weight: round(c.contribution) };
-    });
+    const labels = this.o.encoder.conceptLabels ?? this.o.encoder.labels;
+    // idf at df = N / 2; an index of a handful of chunks says too little about what is common.
+    const common = s.totalDocs >= 20 ? Math.log(2) : -Infinity;
+    return s.explain(latent, doc)
+      .map((c) => ({ id: Number(c.term.slice(LATENT_PREFIX.length)), contribution: c.contribution, idf: s.idf(c.term) }))
+      .filter((c) => c.idf > common && (labels?.[c.id] ?? "") !== "")
+      .sort((a, b) => b.contribution * b.idf - a.contribution * a.idf || a.id - b.id)
+      .slice(0, CONCEPTS)
+      .map((c) => ({ id: c.id, label: labels![c.id]!, weight: round(c.contribution) }));
   }
 
   /** A reader of `r`'s chunk texts, for one request (it keeps the files it read). */
@@ -358,15 +390,17 @@ export class Loupe {
     return reader;
   }
 
-  private async hit(r: RootIndex, s: Searcher, doc: number, score: number, latent: QueryTerm[] | null, readers = new Map<RootIndex, ChunkTextReader>()): Promise<SearchHit> {
+  private async hit(r: RootIndex, s: Searcher, doc: number, score: number, latent: QueryTerm[] | null, readers: Map<RootIndex, ChunkTextReader>, words: ReadonlyMap<string, number>): Promise<SearchHit> {
     const c = s.chunk(doc);
     // The snippet is read from the file (the index keeps no copy of the text); a file changed
     // since shows what it holds there now, a vanished one no snippet.
     const text = await this.reader(r, readers).text(c);
+    const snippet = bestSnippet(text ?? "", c.startLine, words);
     return {
       root: r.root, path: c.path, file: join(r.root, ...c.path.split("/")),
       startLine: c.startLine, endLine: c.endLine, score: round(score),
-      snippet: snippetOf(text ?? ""), symbol: c.symbol, language: c.language, kind: fileKind(c.path),
+      snippet: snippet.text, snippetStartLine: snippet.startLine, snippetEndLine: snippet.endLine,
+      symbol: c.symbol, language: c.language, kind: fileKind(c.path),
       concepts: this.concepts(s, doc, latent),
     };
   }
@@ -482,6 +516,9 @@ export class Loupe {
       const c = ranked.searchers[Math.floor(h.doc / KEY)]!.chunk(h.doc % KEY);
       return !(r === root && c.path === rel && c.startLine <= end && start <= c.endLine);
     });
+    // Scores on search's scale: relative to the best hit (1), not raw dot products.
+    const top = ranked.hits[0]?.score ?? 0;
+    if (top > 0) ranked.hits = ranked.hits.map((h) => ({ doc: h.doc, score: h.score / top }));
     return this.page(`${rel}:${start}-${end}`, "latent", targets, ranked, latent, 0, k);
   }
 
@@ -497,16 +534,26 @@ export class Loupe {
     const lat = s.explain(latent, doc);
     const lex = s.explain(lexical, doc);
     const weights = new Map(latent.map((q) => [q.term, q.weight]));
+    const lexicalScore = lex.reduce((a, c) => a + c.contribution, 0);
+    const latentScore = lat.reduce((a, c) => a + c.contribution, 0);
+    // The hit's score as search gives it in this root (fused, file role and named symbol), before
+    // the page's diversity discount: each channel relative to its best chunk for the query.
+    const best = (q: QueryTerm[]) => (q.length === 0 ? 0 : (s.search(q, 1)[0]?.score ?? 0));
+    const [bestLex, bestLat] = [best(lexical), best(latent)];
+    const c = s.chunk(doc);
+    const alpha = contentKind(c.path) === "code" ? (DEFAULT_FUSION.alphaCode ?? DEFAULT_FUSION.alpha) : DEFAULT_FUSION.alpha;
+    const fusedScore = alpha * (bestLex > 0 ? lexicalScore / bestLex : 0) + (1 - alpha) * (bestLat > 0 ? latentScore / bestLat : 0);
+    const [scored] = rerank([{ doc, score: fusedScore }], { query: p.query, pathOf: () => c.path, symbolOf: () => c.symbol, codeRoot: () => root.codeRoot, ...this.o.rerank });
     return {
       query: p.query,
-      hit: await this.hit(root, s, doc, 0, latent),
+      hit: await this.hit(root, s, doc, scored!.score, latent, new Map(), new Map([...new Set(analyze(p.query))].map((t) => [t, s.idf(lexicalTerm(t))]))),
       latents: lat.map((c) => {
         const id = Number(c.term.slice(LATENT_PREFIX.length));
         return { id, label: this.o.encoder.labels?.[id] ?? "", weight: round(c.contribution), queryWeight: round(weights.get(c.term) ?? 0), chunkWeight: round(c.value) };
       }),
       lexical: lex.map((c) => ({ term: c.term.slice(LEXICAL_PREFIX.length), tf: c.value, contribution: round(c.contribution) })),
-      lexicalScore: round(lex.reduce((a, c) => a + c.contribution, 0)),
-      latentScore: round(lat.reduce((a, c) => a + c.contribution, 0)),
+      lexicalScore: round(lexicalScore),
+      latentScore: round(latentScore),
     };
   }
 }

@@ -11,7 +11,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import type { ChunkEncoder } from "../core/chunk-encoder.js";
-import { Loupe } from "../core/loupe.js";
+import { Loupe, type LoupeOptions } from "../core/loupe.js";
 import { ErrorCode, LoupeError } from "../errors.js";
 import type { SearchHit, SearchMode } from "../protocol.js";
 import type { Progress } from "./run.js";
@@ -75,6 +75,10 @@ export interface TaskOutcome {
   fileRank: number | null;
   /** The page's hits as `path:start-end`, for reading what went wrong. */
   hits: string[];
+  /** For the first hit on the answering lines: whether its snippet shows a line of the answer (null: no such hit). */
+  snippetOnAnswer: boolean | null;
+  /** The same for the chunk's first six lines, what snippets showed before they were chosen by the query. */
+  headOnAnswer: boolean | null;
 }
 
 export interface TaskScores {
@@ -83,6 +87,10 @@ export interface TaskScores {
   lines_top3: number;
   lines_top10: number;
   file_top3: number;
+  /** Of the questions with a hit on the answering lines, the share whose snippet shows an answering line. */
+  snippet_on_answer: number;
+  /** The same for the chunk's first six lines. */
+  head_on_answer: number;
 }
 
 export interface TaskEvalResult {
@@ -102,6 +110,8 @@ export interface TaskEvalOptions {
   encoder: ChunkEncoder;
   mode?: SearchMode;
   onProgress?: Progress;
+  /** Re-ranking constants to measure instead of the defaults (`--rerank`). */
+  rerank?: LoupeOptions["rerank"];
 }
 
 /** Hits per question: one page, as an agent reads it. */
@@ -110,8 +120,12 @@ const PAGE = 10;
 export function scoreOutcomes(outcomes: readonly TaskOutcome[]): TaskScores {
   const n = outcomes.length;
   const share = (f: (o: TaskOutcome) => boolean) => (n === 0 ? 0 : Math.round((outcomes.filter(f).length / n) * 1000) / 1000);
+  const found = outcomes.filter((o) => o.snippetOnAnswer !== null);
+  const ofFound = (f: (o: TaskOutcome) => boolean) => (found.length === 0 ? 0 : Math.round((found.filter(f).length / found.length) * 1000) / 1000);
   return {
     tasks: n,
+    snippet_on_answer: ofFound((o) => o.snippetOnAnswer === true),
+    head_on_answer: ofFound((o) => o.headOnAnswer === true),
     lines_top1: share((o) => o.lineRank === 1),
     lines_top3: share((o) => o.lineRank !== null && o.lineRank <= 3),
     lines_top10: share((o) => o.lineRank !== null && o.lineRank <= 10),
@@ -119,17 +133,26 @@ export function scoreOutcomes(outcomes: readonly TaskOutcome[]): TaskScores {
   };
 }
 
-/** Where in `hits` the answers first appear (lines overlapping; same file). */
-export function judge(hits: ReadonlyArray<Pick<SearchHit, "path" | "startLine" | "endLine">>, answers: TaskFile["tasks"][number]["answers"]): { lineRank: number | null; fileRank: number | null } {
+type Judged = Pick<SearchHit, "path" | "startLine" | "endLine"> & Partial<Pick<SearchHit, "snippetStartLine" | "snippetEndLine">>;
+
+/** Where in `hits` the answers first appear (lines overlapping; same file), and whether that hit's snippet shows them. */
+export function judge(hits: readonly Judged[], answers: TaskFile["tasks"][number]["answers"]): Pick<TaskOutcome, "lineRank" | "fileRank" | "snippetOnAnswer" | "headOnAnswer"> {
   let lineRank: number | null = null, fileRank: number | null = null;
+  let snippetOnAnswer: boolean | null = null, headOnAnswer: boolean | null = null;
+  const overlaps = (a: { start: number; end: number }, from: number, to: number) => from <= a.end && to >= a.start;
   hits.forEach((h, i) => {
     for (const a of answers) {
       if (h.path !== a.path) continue;
       fileRank ??= i + 1;
-      if (h.startLine <= a.end && h.endLine >= a.start) lineRank ??= i + 1;
+      if (lineRank === null && overlaps(a, h.startLine, h.endLine)) {
+        lineRank = i + 1;
+        const on = (from: number, to: number) => answers.some((b) => b.path === h.path && overlaps(b, from, to));
+        snippetOnAnswer = h.snippetStartLine !== undefined ? on(h.snippetStartLine, h.snippetEndLine!) : null;
+        headOnAnswer = on(h.startLine, Math.min(h.endLine, h.startLine + 5));
+      }
     }
   });
-  return { lineRank, fileRank };
+  return { lineRank, fileRank, snippetOnAnswer, headOnAnswer };
 }
 
 export async function runTaskEval(files: readonly TaskFile[], o: TaskEvalOptions): Promise<TaskEvalResult> {
@@ -149,6 +172,7 @@ export async function runTaskEval(files: readonly TaskFile[], o: TaskEvalOptions
     cacheDir: o.cacheDir,
     encoder: o.encoder,
     rootOptions: { watch: false, batchFiles: 256 },
+    ...(o.rerank ? { rerank: o.rerank } : {}),
     onRootChange: (s) => s.progress && progress(`indexing ${s.root}`, s.progress.done, s.progress.total),
   });
   const outcomes: TaskOutcome[] = [];

@@ -1,7 +1,7 @@
 // The zod schemas the MCP tools share: search filters (input) and hits (output). Every field
 // carries a description, because the model that calls the tools reads nothing else.
 import { z } from "zod";
-import { LIMITS, type SearchHit } from "../protocol.js";
+import { LIMITS, numberedSnippet, type SearchHit } from "../protocol.js";
 
 /** Annotations of every Loupe tool: they read the index and the workspace, and change neither. */
 export const READ_ONLY = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false } as const;
@@ -65,8 +65,10 @@ export const hitSchema = z.object({
   file: z.string().describe("Absolute path of the file."),
   startLine: z.number().int().describe("First line of the matching chunk, 1-based."),
   endLine: z.number().int().describe("Last line of the chunk, 1-based, inclusive."),
-  score: z.number().describe("Relevance; higher is better; comparable only within one result list."),
-  snippet: z.string().describe("The chunk's first non-blank lines, trimmed (⏎ marks line breaks)."),
+  score: z.number().describe("Relevance on one scale for search, similar and explain: about 1 for the best match of a query (each channel relative to its best chunk), lower for weaker ones; lowered for changelogs, lock and generated files and for a file's further hits on a page, raised when the chunk's symbol is named in the query."),
+  snippet: z.string().describe("Up to 6 lines of the chunk that best match the query's words (its first lines when none match), \"\\n\"-separated."),
+  snippetStartLine: z.number().int().describe("File line of the snippet's first line, 1-based."),
+  snippetEndLine: z.number().int().describe("File line of the snippet's last line, 1-based."),
   symbol: z.string().describe("Enclosing declaration (`Server.handle`) or heading path (`Guide > Install`); \"\" when none."),
   language: z.string().describe("The file's language as its lower-case extension (`ts`, `py`, `md`, …; \"\" when none)."),
   kind: z.enum(["code", "notes"]).describe("Source code or notes/documentation."),
@@ -88,14 +90,14 @@ export const indexingSchema = z
 export function hitOut(h: SearchHit): z.infer<typeof hitSchema> {
   return {
     path: h.path, root: h.root, file: h.file, startLine: h.startLine, endLine: h.endLine, score: h.score,
-    snippet: h.snippet, symbol: h.symbol, language: h.language, kind: h.kind, concepts: h.concepts,
+    snippet: h.snippet, snippetStartLine: h.snippetStartLine, snippetEndLine: h.snippetEndLine, symbol: h.symbol, language: h.language, kind: h.kind, concepts: h.concepts,
   };
 }
 
-/** A hit as the text mirror shows it: location, score, symbol, snippet, concepts. */
+/** A hit as the text mirror shows it: location, score, symbol, numbered snippet lines, concepts. */
 export function hitText(h: SearchHit, n: number, absolute: boolean): string {
   const where = `${absolute ? h.file : h.path}:${h.startLine}-${h.endLine}`;
   const concepts = [...new Set(h.concepts.slice(0, 3).map((c) => c.label.trim()).filter((l) => l !== ""))];
   return `${n}. ${where}  score ${h.score}${h.symbol ? `  ${h.symbol}` : ""}  [${h.language}, ${h.kind}]\n` +
-    `   ${h.snippet}\n` + (concepts.length ? `   concepts: ${concepts.join(" · ")}\n` : "");
+    numberedSnippet(h, "   ") + (concepts.length ? `   concepts: ${concepts.join(" · ")}\n` : "");
 }

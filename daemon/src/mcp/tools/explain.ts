@@ -15,7 +15,7 @@ export const explainInput = z.strictObject({
 
 export const explainOutput = z.object({
   query: z.string().describe("The query explained."),
-  hit: hitSchema.describe("The chunk explained (its score is not computed here: 0)."),
+  hit: hitSchema.describe("The chunk explained; its score is on search's scale (as search would rank it in this root, before spreading a page over files)."),
   latents: z
     .array(conceptSchema.extend({
       queryWeight: z.number().describe("The concept's weight in the query."),
