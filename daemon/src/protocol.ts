@@ -50,7 +50,7 @@ export interface SearchFilters {
   exclude?: string[];
   /** Only code or only notes. */
   kinds?: FileKind[];
-  /** Only these languages, as chunk `language` names them (`ts`, `py`, `markdown`, …). */
+  /** Only these languages, as chunk `language` names them: the file's lower-case extension (`ts`, `py`, `md`, …). */
   languages?: string[];
 }
 

@@ -1,7 +1,8 @@
 // Tier: unit. Latent dot-product search against a brute-force oracle, and the two fusions.
 import { describe, expect, it } from "vitest";
 import type { SparseVector } from "../../daemon/src/model/encoder.js";
-import { contentKind, DEFAULT_FUSION, fuse } from "../../daemon/src/search/fusion.js";
+import { fileKind, fileType, languageOf } from "../../daemon/src/file-types.js";
+import { DEFAULT_FUSION, fuse } from "../../daemon/src/search/fusion.js";
 import { SparseIndex } from "../../daemon/src/search/sparse.js";
 
 const vec = (pairs: Array<[number, number]>): SparseVector => ({
@@ -60,14 +61,21 @@ describe("fuse", () => {
   });
   it("weighs code documents with alphaCode and the rest with alpha", () => {
     const o = { ...DEFAULT_FUSION, kind: "wsum" as const, alpha: 0.5, alphaCode: 1 };
-    // doc 2 is code: 1·5/10 + 0·1 = 0.5; doc 3 is prose: 0.5·0 + 0.5·0.4/0.8 = 0.25; doc 1 code: 1.
-    const fused = fuse(lexical, latent, 10, o, (doc) => (doc === 3 ? "prose" : "code"));
+    // doc 2 is code: 1·5/10 + 0·1 = 0.5; doc 3 is notes: 0.5·0 + 0.5·0.4/0.8 = 0.25; doc 1 code: 1.
+    const fused = fuse(lexical, latent, 10, o, (doc) => (doc === 3 ? "notes" : "code"));
     expect(fused).toEqual([{ doc: 1, score: 1 }, { doc: 2, score: 0.5 }, { doc: 3, score: 0.25 }]);
   });
-  it("tells code from prose by extension", () => {
-    expect(contentKind("py")).toBe("code");
-    expect(contentKind("src/a/Main.JAVA")).toBe("code");
-    expect(contentKind("notes/today.md")).toBe("prose");
-    expect(contentKind("")).toBe("prose");
+  it("tells code from notes by extension, from one table (file-types.ts)", () => {
+    expect(fileKind("x.py")).toBe("code");
+    expect(fileKind("src/a/Main.JAVA")).toBe("code");
+    expect(fileKind("notes/today.md")).toBe("notes");
+    expect(fileKind("")).toBe("notes");
+    expect(fileKind(".eslintrc")).toBe("notes");
+    expect(fileType("lib/a.kt")).toEqual({ kind: "code", chunker: "lines" });
+    expect(fileType("lib/a.ts")).toEqual({ kind: "code", chunker: "code", grammar: "typescript" });
+    expect(fileType("docs/a.rst")).toMatchObject({ kind: "notes", chunker: "text", documentation: true });
+    expect(fileType("config.yaml")).toEqual({ kind: "notes", chunker: "lines" });
+    expect(languageOf("Notes/Plan.MD")).toBe("md");
+    expect(languageOf(".gitignore")).toBe("");
   });
 });

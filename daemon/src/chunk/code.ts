@@ -10,34 +10,16 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import type * as TreeSitter from "@vscode/tree-sitter-wasm";
-import { chunkLines, DEFAULT_LINES_PER_CHUNK } from "./lines.js";
+import { fileType } from "../file-types.js";
 import { chunkRows, DEFAULT_LIMITS, LineSizes, splitLines, splitRows, toChunk, type ChunkLimits, type SymbolChunk } from "./types.js";
 
 type Node = TreeSitter.Node;
 
 const require = createRequire(import.meta.url);
 
-/** Extension (lower case, with dot) → grammar file stem in @vscode/tree-sitter-wasm. */
-const GRAMMARS: Record<string, string> = {
-  ".ts": "typescript", ".mts": "typescript", ".cts": "typescript",
-  ".tsx": "tsx",
-  ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
-  ".py": "python", ".pyi": "python",
-  ".go": "go",
-  ".rs": "rust",
-  ".java": "java",
-  // The package ships no C grammar; C parses well enough as C++ for chunking.
-  ".c": "cpp", ".h": "cpp", ".cc": "cpp", ".cpp": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".hxx": "cpp",
-  ".cs": "c-sharp",
-  ".rb": "ruby",
-  ".php": "php",
-  ".sh": "bash", ".bash": "bash",
-};
-
+/** The tree-sitter grammar for a path (file-types.ts), or undefined when there is none. */
 export function codeGrammarFor(path: string): string | undefined {
-  const dot = path.lastIndexOf(".");
-  if (dot < 0 || dot < path.lastIndexOf("/")) return undefined;
-  return GRAMMARS[path.slice(dot).toLowerCase()];
+  return fileType(path).grammar;
 }
 
 let runtime: Promise<typeof TreeSitter> | undefined;
@@ -418,11 +400,4 @@ export async function chunkCode(path: string, text: string, opts: CodeChunkOptio
   } finally {
     tree.delete();
   }
-}
-
-/** Syntax-aware when the language is known and parses, else the line-window fallback (symbol ""). */
-export async function chunkCodeOrLines(path: string, text: string, opts: CodeChunkOptions = {}): Promise<SymbolChunk[]> {
-  const chunks = await chunkCode(path, text, opts);
-  const limits = opts.limits ?? DEFAULT_LIMITS;
-  return chunks ?? chunkLines(text, Math.min(DEFAULT_LINES_PER_CHUNK, limits.maxLines), limits.maxChars).map((c) => ({ ...c, symbol: "" }));
 }

@@ -3,7 +3,8 @@
 // inclusive line range and a symbol ("" when none); chunks come in document order, every non-blank
 // line is in exactly one of them, and no chunk's text is longer than limits.maxChars — a longer
 // line is cut into pieces that share its line range and carry startCol/endCol (see types.ts Chunk).
-import { chunkCode, codeGrammarFor } from "./code.js";
+import { chunkerFor } from "../file-types.js";
+import { chunkCode } from "./code.js";
 import { chunkLines, DEFAULT_LINES_PER_CHUNK } from "./lines.js";
 import { chunkMarkdown } from "./markdown.js";
 import { chunkText } from "./text.js";
@@ -20,24 +21,7 @@ export type { SymbolChunk, ChunkLimits } from "./types.js";
 export const CHUNKER_VERSION = 2;
 export { DEFAULT_LIMITS } from "./types.js";
 
-const MARKDOWN = new Set([".md", ".markdown", ".mdx", ".mdown"]);
-const TEXT = new Set([".txt", ".text", ".rst", ".adoc", ".org"]);
-
-function ext(path: string): string {
-  const base = path.slice(path.lastIndexOf("/") + 1);
-  const dot = base.lastIndexOf(".");
-  return dot <= 0 ? "" : base.slice(dot).toLowerCase();
-}
-
-export type ChunkerKind = "code" | "markdown" | "text" | "lines";
-
-export function chunkerFor(path: string): ChunkerKind {
-  const e = ext(path);
-  if (codeGrammarFor(path)) return "code";
-  if (MARKDOWN.has(e)) return "markdown";
-  if (TEXT.has(e)) return "text";
-  return "lines";
-}
+export { chunkerFor } from "../file-types.js";
 
 export async function chunkFile(path: string, text: string, limits: ChunkLimits = DEFAULT_LIMITS): Promise<SymbolChunk[]> {
   switch (chunkerFor(path)) {

@@ -16,7 +16,8 @@ import type {
   SearchHit, SearchMode, SearchParams, SearchResult, SimilarParams,
 } from "../protocol.js";
 import { LIMITS, SEARCH_MODES } from "../protocol.js";
-import { contentKind, DEFAULT_FUSION, fuse } from "../search/fusion.js";
+import { fileKind } from "../file-types.js";
+import { DEFAULT_FUSION, fuse } from "../search/fusion.js";
 import { rerank, RERANK_DEPTH, type RerankOptions } from "../search/rerank.js";
 import type { Hit } from "../search/topk.js";
 import { DEFAULT_MAX_FILE_BYTES, readWorkspaceFile, RulesCache } from "../workspace/ignore.js";
@@ -87,10 +88,6 @@ function queryParam(v: unknown): string {
   if (typeof v !== "string" || v.trim() === "") bad("query must be a non-empty string");
   if (v.length > LIMITS.queryChars) bad(`query is ${v.length.toLocaleString("en")} characters; the limit is ${LIMITS.queryChars.toLocaleString("en")}. Shorten it to the question or the names that matter; to find passages like a long one, use similar on its file and lines`);
   return v;
-}
-
-export function fileKind(path: string): FileKind {
-  return contentKind(path) === "code" ? "code" : "notes";
 }
 
 /** A hit's identity across roots: root number × 2^32 + the root searcher's doc number. */
@@ -276,7 +273,7 @@ export class Loupe {
       ...(paths?.length ? { pathGlob: paths } : {}),
       ...(exclude?.length ? { excludeGlob: exclude } : {}),
       ...(languages?.length ? { languages: languages.map((l) => l.toLowerCase().replace(/^\./, "")) } : {}),
-      ...(kinds?.length ? { kinds: kinds.map((k) => (k === "code" ? "code" : "prose")) } : {}),
+      ...(kinds?.length ? { kinds: kinds as FileKind[] } : {}),
     };
   }
 
@@ -331,7 +328,7 @@ export class Loupe {
       if (p === undefined) paths.set(doc, (p = searchers[Math.floor(doc / KEY)]!.chunk(doc % KEY).path));
       return p;
     };
-    const kindOf = (doc: number) => contentKind(pathOf(doc));
+    const kindOf = (doc: number) => fileKind(pathOf(doc));
     // Chunks still waiting for their latent vector rank by their words alone (see fuse).
     const pending = targets.some((r) => r.latent.ready < r.latent.total);
     const latentMissing = pending ? (doc: number) => targets[Math.floor(doc / KEY)]!.latentMissing(pathOf(doc)) : undefined;
@@ -541,7 +538,7 @@ export class Loupe {
     const best = (q: QueryTerm[]) => (q.length === 0 ? 0 : (s.search(q, 1)[0]?.score ?? 0));
     const [bestLex, bestLat] = [best(lexical), best(latent)];
     const c = s.chunk(doc);
-    const alpha = contentKind(c.path) === "code" ? (DEFAULT_FUSION.alphaCode ?? DEFAULT_FUSION.alpha) : DEFAULT_FUSION.alpha;
+    const alpha = fileKind(c.path) === "code" ? (DEFAULT_FUSION.alphaCode ?? DEFAULT_FUSION.alpha) : DEFAULT_FUSION.alpha;
     const fusedScore = alpha * (bestLex > 0 ? lexicalScore / bestLex : 0) + (1 - alpha) * (bestLat > 0 ? latentScore / bestLat : 0);
     const [scored] = rerank([{ doc, score: fusedScore }], { query: p.query, pathOf: () => c.path, symbolOf: () => c.symbol, codeRoot: () => root.codeRoot, ...this.o.rerank });
     return {

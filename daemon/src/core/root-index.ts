@@ -9,8 +9,7 @@ import { rm } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
 import { analyze, ANALYZER_VERSION } from "../analysis/analyzer.js";
-import { contentKind } from "../search/fusion.js";
-import { isDocumentation } from "../search/rerank.js";
+import { fileKind, isDocumentation, languageOf } from "../file-types.js";
 import { CHUNKER_VERSION, chunkFile, DEFAULT_LIMITS, type ChunkLimits, type SymbolChunk } from "../chunk/index.js";
 import { ErrorCode, isLoupeError } from "../errors.js";
 import { FsDirectory } from "../index/directory.js";
@@ -86,13 +85,6 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 /** Commit data layout version; a mismatch rebuilds the file table from a rescan. */
 const TABLE_VERSION = 1;
 
-/** Lower-case extension without the dot ("ts", "md"), "" when none: the chunk's `language`. */
-export function languageOf(path: string): string {
-  const base = path.slice(path.lastIndexOf("/") + 1);
-  const dot = base.lastIndexOf(".");
-  return dot <= 0 ? "" : base.slice(dot + 1).toLowerCase();
-}
-
 export class RootIndex {
   state: RootState = "scanning";
   lastError: string | null = null;
@@ -158,7 +150,7 @@ export class RootIndex {
   private countKinds(): void {
     let code = 0, docs = 0;
     for (const path of this.files.keys()) {
-      if (contentKind(path) === "code") code++;
+      if (fileKind(path) === "code") code++;
       else if (isDocumentation(path)) docs++;
     }
     this.codeRoot = code > 0 && code * 4 >= code + docs;

@@ -11,7 +11,8 @@ import { latentQuery, lexicalQuery } from "../index/terms.js";
 import type { Encoder, SparseVector } from "../model/encoder.js";
 import { Bm25Index } from "../search/bm25.js";
 import { DenseIndex } from "../search/dense.js";
-import { contentKind, DEFAULT_FUSION, fuse, type ContentKind, type FusionOptions } from "../search/fusion.js";
+import { fileKind, type FileKind } from "../file-types.js";
+import { DEFAULT_FUSION, fuse, type FusionOptions } from "../search/fusion.js";
 import { SparseIndex } from "../search/sparse.js";
 import type { Hit } from "../search/topk.js";
 import { docText, type EvalSet } from "./beir.js";
@@ -113,8 +114,8 @@ function toDocs(searcher: Searcher, hits: Hit[]): Hit[] {
 }
 
 /** A document is code when the set gives it a source-file extension (BEIR's optional "ext"). */
-function kindOf(set: EvalSet): (doc: number) => ContentKind {
-  return (doc) => contentKind(set.docs[doc]!.ext ?? "");
+function kindOf(set: EvalSet): (doc: number) => FileKind {
+  return (doc) => fileKind(`doc.${set.docs[doc]!.ext ?? ""}`);
 }
 
 /** Rankings of every channel a mode needs, on the index engine (hybrid fills all three). */

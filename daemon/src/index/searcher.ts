@@ -17,7 +17,7 @@
 // for free.
 import picomatch from "picomatch";
 import { DEFAULT_BM25, type Bm25Params } from "../search/bm25.js";
-import { contentKind, type ContentKind } from "../search/fusion.js";
+import { fileKind, type FileKind } from "../file-types.js";
 import type { Hit } from "../search/topk.js";
 import { Bitmap } from "./bitmap.js";
 import type { SegmentMeta } from "./meta.js";
@@ -44,8 +44,8 @@ export interface Filter {
   languages?: readonly string[];
   /** Keep chunks under these workspace roots. */
   roots?: readonly string[];
-  /** Keep chunks of these content kinds (by the file's extension, as `contentKind` says). */
-  kinds?: readonly ContentKind[];
+  /** Keep chunks of these kinds (by the file's extension, as `fileKind` says). */
+  kinds?: readonly FileKind[];
 }
 
 export interface SearchOptions {
@@ -345,7 +345,7 @@ export class Searcher {
     if (filter.pathGlob !== undefined) { const m = picomatch(typeof filter.pathGlob === "string" ? filter.pathGlob : [...filter.pathGlob], { dot: true }); parts.push(e.reader.select("path", (v) => m(v))); }
     if (filter.languages) { const set = new Set(filter.languages); parts.push(e.reader.select("language", (v) => set.has(v))); }
     if (filter.roots) { const set = new Set(filter.roots); parts.push(e.reader.select("root", (v) => set.has(v))); }
-    if (filter.kinds) { const set = new Set(filter.kinds); parts.push(e.reader.select("path", (v) => set.has(contentKind(v)))); }
+    if (filter.kinds) { const set = new Set(filter.kinds); parts.push(e.reader.select("path", (v) => set.has(fileKind(v)))); }
     let allowed = parts[0]!.clone();
     for (const p of parts.slice(1)) allowed.andInPlace(p);
     allowed = Bitmap.andNot(allowed, e.deleted);

@@ -1,22 +1,10 @@
 // Fusing the lexical and latent channels into one ranking. Two standard choices, both exposed
 // so `loupe eval` can measure them side by side; the default is the one measured best
 // (docs/quality.md).
+import type { FileKind } from "../file-types.js";
 import type { Hit } from "./topk.js";
 
 export type FusionKind = "rrf" | "wsum";
-/** What a document is, for fusion weights that depend on the kind of content. */
-export type ContentKind = "code" | "prose";
-
-/** File extensions (lower case, no dot) whose documents count as code; everything else is prose. */
-const CODE_EXTENSIONS = new Set(
-  "py pyi js jsx mjs cjs ts tsx mts cts go rs java kt kts scala c h cc cpp cxx hpp hh cs rb php swift m mm lua pl pm sh bash zsh fish ps1 r jl hs ml mli ex exs erl clj cljs dart zig nim sql vue svelte".split(" "),
-);
-
-/** The content kind of a file by its extension (`"py"`, `".py"` or a path). */
-export function contentKind(extOrPath: string): ContentKind {
-  const ext = extOrPath.slice(extOrPath.lastIndexOf(".") + 1).toLowerCase();
-  return CODE_EXTENSIONS.has(ext) ? "code" : "prose";
-}
 
 export interface FusionOptions {
   kind: FusionKind;
@@ -50,7 +38,7 @@ export function fuse(
   latent: Hit[],
   k: number,
   o: FusionOptions = DEFAULT_FUSION,
-  kindOf?: (doc: number) => ContentKind,
+  kindOf?: (doc: number) => FileKind,
   /** Documents whose latent vector is not computed yet: ranked by their lexical score alone, as if the latent channel agreed, rather than as if it had found nothing. */
   latentMissing?: (doc: number) => boolean,
 ): Hit[] {

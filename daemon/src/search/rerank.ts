@@ -9,6 +9,7 @@
 //   `ShouldBindBodyWith`) gets SYMBOL_BOOST more;
 // - diversity: a file's second hit on a page counts DIVERSITY of its score, its third
 //   DIVERSITY², so one long file does not fill the page.
+import { isDocumentation } from "../file-types.js";
 import type { Hit } from "./topk.js";
 
 /** Hits re-ranked per search; pages beyond them keep the fused order. Default 100. */
@@ -34,13 +35,6 @@ const LOCK = /(^|\/)(package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-loc
 const GENERATED = /(\.min\.(js|css)|\.map|\.snap|\.pb\.go|_pb2\.pyi?|\.generated\.[a-z]+|\.g\.dart|\.svg)$|(^|\/)(dist|vendor|third_party|node_modules|__snapshots__|build\/generated)\//i;
 
 const TEST = /(^|\/)(tests?|__tests__|specs?|testdata|test_?utils?)\/|(^|\/)test_[^/]+\.py$|[._-](test|spec)s?\.[a-z]+$|_test\.go$/i;
-
-const DOCUMENTATION = /\.(md|markdown|mdx|rst|txt|adoc|asciidoc|org|textile|pod)$/i;
-
-/** Whether a file is written documentation (markdown, reStructuredText, plain text, …) by its extension. */
-export function isDocumentation(path: string): boolean {
-  return DOCUMENTATION.test(path);
-}
 
 /**
  * What a file is for, by its root-relative path. `docs`: documentation in a code repository
