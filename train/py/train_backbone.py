@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Stage 3 of the retrieval training (issue 4): the backbone too. USE-Lite's two transformer
+"""Stage 3 of the retrieval training: the backbone too. USE-Lite's two transformer
 layers get LoRA adapters (biases and LayerNorms trained in full, the embedding table frozen),
 trained jointly with the sparse head from stage 2, SPLARE-style, on the same pairs, in-batch and
 BM25 hard negatives, InfoNCE on the Top-K vectors plus FLOPS (as train_head.py).

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Trains the sparse head for retrieval (issue 4): the SAE encoder of the default pack,
+"""Trains the sparse head for retrieval: the SAE encoder of the default pack,
 initialised from the reconstruction SAE, fine-tuned on mined (query, document) pairs.
 
 The backbone (USE-Lite) is frozen, so its token states are computed once by

@@ -25,7 +25,7 @@ if (values.from) {
 const sae = JSON.parse(await readFile(join(dir, "sae.json"), "utf8")) as { layer: number; width: number; training: Record<string, unknown> };
 let extra: Record<string, string>;
 if (values.head) {
-  // The retrieval stage (issue 4): its config and the mined pairs' manifest. The reconstruction
+  // The retrieval stage: its config and the mined pairs' manifest. The reconstruction
   // stage's records stay beside them (train-config.json, corpus.manifest.json).
   const configs = values.head.split(",");
   const headConfigs = configs.map((_, i) => `train-head-stage${i + 1}-config.json`);

@@ -48,7 +48,7 @@ export interface ChunkLimits {
  * ~3–4 characters a piece, prose ~4–5), i.e. 3–5 of the encoder's 128-token windows (stride 96).
  * The sparse head max-pools over a text's windows, so a chunk of a few windows keeps every part's
  * latents without diluting them into a whole file, and a result stays about one screen (60 lines).
- * Its effect on retrieval is to be measured with `loupe eval --workspace` (issue 6).
+ * Its effect on retrieval is measured with `loupe eval --workspace` (docs/quality.md).
  */
 export const DEFAULT_LIMITS: ChunkLimits = { maxLines: 60, maxChars: 1500 };
 

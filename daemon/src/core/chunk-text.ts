@@ -1,6 +1,6 @@
 // Chunk texts read back from the files they came from. The index keeps where each chunk is
 // (its lines, or a piece of one over-long line) and the hash of its text, never the text: the
-// files already hold it, and the copy made the index 1× the source bigger (issue 21). A chunk
+// files already hold it, and a copy would make the index 1× the source bigger. A chunk
 // whose file changed since it was indexed reads back as what the file now holds there, until the
 // watcher's next batch re-indexes the file.
 import { createHash } from "node:crypto";

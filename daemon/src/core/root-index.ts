@@ -17,7 +17,7 @@ import { Index, type Searcher } from "../index/index.js";
 import { DEFAULT_MERGE_POLICY, type MergePolicy } from "../index/merge-policy.js";
 import type { ChunkMeta } from "../index/segment-writer.js";
 import { DOC_ID_U16_LIMIT } from "../index/serializer.js";
-import type { SparseVector } from "../model/encoder.js";
+import type { SparseVector } from "../sparse-vector.js";
 import type { RootState, RootStatus } from "../protocol.js";
 import { DEFAULT_MAX_FILE_BYTES, readWorkspaceFile, RulesCache, walkWorkspace, IGNORE_FILES } from "../workspace/ignore.js";
 import type { ChunkEncoder } from "./chunk-encoder.js";

@@ -3,7 +3,7 @@
 // unchanged chunks and a moved file's take their vectors from the index itself (RootIndex.apply),
 // so the cache need not hold every chunk: a vector of 400 latents costs about 3.2 KB, and the
 // default 2,048 entries cap it near 7 MB (20,000 held 10k chunks' vectors, ~35 MB, at rest).
-import type { SparseVector } from "../model/encoder.js";
+import type { SparseVector } from "../sparse-vector.js";
 
 export class VectorCache {
   private readonly map = new Map<string, SparseVector>();

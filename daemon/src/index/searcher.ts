@@ -25,7 +25,7 @@ import type { SegmentReader } from "./segment-reader.js";
 import { BLOCK } from "./serializer.js";
 import { TermKind, type ChunkMeta } from "./segment-writer.js";
 import { LATENT_PREFIX, type QueryTerm } from "./terms.js";
-import type { SparseVector } from "../model/encoder.js";
+import type { SparseVector } from "../sparse-vector.js";
 
 export interface SegmentEntry {
   meta: SegmentMeta;

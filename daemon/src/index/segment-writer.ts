@@ -2,7 +2,7 @@
 // which the serializer writes. Postings are gathered in flat typed arrays and grouped by term
 // with one counting sort at the end, so adding 400 latents per chunk costs no per-posting
 // allocation.
-import type { SparseVector } from "../model/encoder.js";
+import type { SparseVector } from "../sparse-vector.js";
 import { latentTerm, LEXICAL_PREFIX } from "./terms.js";
 
 /** Where a chunk came from and what to show for it. */

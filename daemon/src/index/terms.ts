@@ -2,7 +2,7 @@
 // lexical term (scored with BM25 from term frequency and chunk length), `z:` for an SAE latent
 // (scored by the product of query and chunk weight). One engine scores both, and a query may
 // mix them.
-import type { SparseVector } from "../model/encoder.js";
+import type { SparseVector } from "../sparse-vector.js";
 
 export const LEXICAL_PREFIX = "w:";
 export const LATENT_PREFIX = "z:";

@@ -17,11 +17,9 @@ export type ProviderChoice = "auto" | "cpu" | "cuda" | "webgpu";
 export type Provider = Exclude<ProviderChoice, "auto">;
 export type OutputKind = "layer0" | "layer1" | "sentence";
 
-/** A sparse vector over SAE latents: ids ascending by weight rank (strongest first). */
-export interface SparseVector {
-  ids: Uint32Array;
-  weights: Float32Array;
-}
+/** The encoder's sparse vectors list their latents strongest first. */
+export type { SparseVector } from "../sparse-vector.js";
+import type { SparseVector } from "../sparse-vector.js";
 
 export interface EncoderOptions {
   /** Default `auto`. */

@@ -1,5 +1,5 @@
-// BM25 over an in-memory inverted index: the lexical channel until the on-disk segment index
-// lands (issue 5), and the oracle that index will be checked against.
+// BM25 over an in-memory inverted index: the oracle the on-disk index (index/) is checked
+// against, and `loupe eval --engine memory`.
 import { analyze } from "../analysis/analyzer.js";
 import { topK, type Hit } from "./topk.js";
 

@@ -19,7 +19,7 @@ export interface FusionOptions {
 }
 
 // Chosen with bench/src/fusion.ts on whole sets (bench/results/fusion.json, docs/quality.md),
-// with the retrieval-trained head of issue 4 and 64 latents per query. The weighted sum beats
+// with the retrieval-trained head and 64 latents per query. The weighted sum beats
 // RRF on every set (RRF weighs the two lists alike, and the latent channel is still far weaker
 // than BM25). The best lexical weight depends on the content: on code (cosqa-dev) α 0.6 (0.379;
 // lexical alone 0.358), on prose the mean over vaswani, xquad-r en-en, zh-zh and de-en peaks at

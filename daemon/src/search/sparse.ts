@@ -1,6 +1,6 @@
-// Exact sparse dot-product search over latent vectors with an in-memory inverted index (the
-// on-disk segment index of issue 5 replaces it and is checked against it).
-import type { SparseVector } from "../model/encoder.js";
+// Exact sparse dot-product search over latent vectors with an in-memory inverted index: the
+// oracle the on-disk index (index/) is checked against, and `loupe eval --engine memory`.
+import type { SparseVector } from "../sparse-vector.js";
 import { topK, type Hit } from "./topk.js";
 
 export class SparseIndex {
