@@ -27,8 +27,10 @@ export const LIMITS = {
   filterEntries: 64,
   /** Characters in one filter entry (a glob, a language, a root path) and in a `path` argument. */
   pathChars: 4_096,
-  /** Lines one `read` returns (from `startLine`; the default when no `endLine` is given is 200). */
+  /** Lines one `read` returns (from `startLine`). */
   readLines: 2_000,
+  /** Lines `read` returns when no `endLine` is given. */
+  readDefaultLines: 200,
   /** Characters of the passage `similar` encodes: a longer line range is cut to its first this many characters. */
   passageChars: 8_000,
   /** Bytes in one JSON-RPC message on the daemon's socket; a longer message closes that connection. */

@@ -43,8 +43,6 @@ export interface LoupeOptions {
 
 /** Latents per hit reported as `concepts`. */
 const CONCEPTS = 5;
-/** Lines `read` returns when no end is given. */
-const READ_DEFAULT_LINES = 200;
 
 function bad(message: string): never {
   throw new LoupeError(ErrorCode.BadArgument, message);
@@ -464,7 +462,7 @@ export class Loupe {
     if (lines.length > 1 && lines[lines.length - 1] === "") lines.pop();
     const total = lines.length;
     const start = intParam("startLine", p.startLine, 1, 1, Math.max(total, 1));
-    const end = intParam("endLine", p.endLine, Math.min(start + READ_DEFAULT_LINES - 1, total), start, Number.MAX_SAFE_INTEGER);
+    const end = intParam("endLine", p.endLine, Math.min(start + LIMITS.readDefaultLines - 1, total), start, Number.MAX_SAFE_INTEGER);
     // At most LIMITS.readLines lines a call; `endLine` in the result says where this one stopped.
     const last = Math.min(end, total, start + LIMITS.readLines - 1);
     return { root: root.root, path: rel, file, startLine: start, endLine: last, totalLines: total, text: lines.slice(start - 1, last).join("\n") };

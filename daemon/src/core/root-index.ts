@@ -82,6 +82,9 @@ const EMPTY_VECTOR: SparseVector = { ids: new Uint32Array(0), weights: new Float
  */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** Defaults of RootIndexOptions: quiet time before a batch of watcher events is applied, and files per phase-1 batch. */
+export const ROOT_DEFAULTS = { debounceMs: 25, batchFiles: 64 } as const;
+
 /** Commit data layout version; a mismatch rebuilds the file table from a rescan. */
 const TABLE_VERSION = 1;
 
@@ -284,7 +287,7 @@ export class RootIndex {
       this.lastError = `watcher: ${(e as Error).message}`;
       this.log(`${this.root}: watcher error: ${(e as Error).message}; rescanning`);
       this.rescan = true;
-      this.kick(this.o.debounceMs ?? 25);
+      this.kick(this.o.debounceMs ?? ROOT_DEFAULTS.debounceMs);
     });
     await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
     this.watcher = watcher;
@@ -304,7 +307,7 @@ export class RootIndex {
     } else if (event !== "addDir") {
       this.markDirty(rel);
     }
-    this.kick(this.o.debounceMs ?? 25);
+    this.kick(this.o.debounceMs ?? ROOT_DEFAULTS.debounceMs);
   }
 
   private markDirty(rel: string): void {
@@ -339,7 +342,7 @@ export class RootIndex {
           this.rescan = false;
           await this.scan();
         } else if (this.dirty.size > 0) {
-          const batch = [...this.dirty].slice(0, this.o.batchFiles ?? 64);
+          const batch = [...this.dirty].slice(0, this.o.batchFiles ?? ROOT_DEFAULTS.batchFiles);
           for (const p of batch) this.dirty.delete(p);
           await this.apply(batch);
         } else {
@@ -381,7 +384,7 @@ export class RootIndex {
     this.state = "indexing";
     this.progress = { done: 0, total: work.length };
     this.log(`${this.root}: ${work.length} changed or removed files to index (${files.filter((f) => f.unchanged).length} unchanged, ${skipped.length} skipped)`);
-    const size = this.o.batchFiles ?? 64;
+    const size = this.o.batchFiles ?? ROOT_DEFAULTS.batchFiles;
     for (let i = 0; i < work.length && !this.closed; i += size) {
       const batch = work.slice(i, i + size);
       for (const p of batch) this.dirty.delete(p);

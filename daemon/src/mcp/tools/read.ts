@@ -4,6 +4,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { ErrorCode, LoupeError } from "../../errors.js";
+import { LIMITS } from "../../protocol.js";
 import { guarded, ok } from "../result.js";
 import { pathArg, READ_ONLY, rootArg } from "../schemas.js";
 import type { DaemonSession } from "../session.js";
@@ -12,7 +13,7 @@ import type { DaemonSession } from "../session.js";
 export const AROUND_BEFORE = 10;
 export const AROUND_AFTER = 49;
 /** Lines returned when no end is given (the daemon's default) and the most one call returns (keeps an agent's context small). */
-export const DEFAULT_LINES = 200;
+export const DEFAULT_LINES = LIMITS.readDefaultLines;
 export const MAX_LINES = 500;
 
 export const readInput = z.strictObject({
