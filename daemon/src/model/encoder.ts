@@ -40,6 +40,14 @@ export interface EncoderOptions {
    * CPU-second) for 300 MB less resident memory; right for small, rare runs such as queries.
    */
   memoryArena?: boolean;
+  /**
+   * Let onnxruntime's intra-op threads spin while they wait for work (its default) instead of
+   * sleeping. Default false: measured on the default pack (160 chunk-sized texts of vuejs/core,
+   * 2 threads, 4 alternating rounds), spinning took 12.0 chunks per CPU-second against 14.1 when
+   * sleeping, for 23.8 against 22.4 chunks per wall second: 6% faster for 17% more CPU, which on
+   * a 2-core laptop is taken from searches, the watcher and the user's own work.
+   */
+  spinning?: boolean;
   log?: (line: string) => void;
 }
 
@@ -76,7 +84,7 @@ export function providerCandidates(choice: ProviderChoice): Provider[] {
   return out;
 }
 
-function sessionOptions(provider: Provider, threads: number, arena = true): ort.InferenceSession.SessionOptions {
+function sessionOptions(provider: Provider, threads: number, arena = true, spinning = false): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: [provider],
     intraOpNumThreads: threads,
@@ -84,6 +92,8 @@ function sessionOptions(provider: Provider, threads: number, arena = true): ort.
     graphOptimizationLevel: "all",
     logSeverityLevel: 3,
     enableCpuMemArena: arena,
+    // Session config entries (onnxruntime_session_options_config_keys.h), flattened by the binding.
+    ...(spinning ? {} : { extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } } }),
   };
 }
 
@@ -98,6 +108,7 @@ export class Encoder {
     readonly batchSize: number,
     private readonly threads: number,
     private readonly arena: boolean,
+    private readonly spinning: boolean,
   ) {}
 
   static async open(pack: ModelPack, options: EncoderOptions = {}): Promise<Encoder> {
@@ -118,9 +129,10 @@ export class Encoder {
     for (const provider of providerCandidates(options.provider ?? "auto")) {
       try {
         const arena = options.memoryArena ?? true;
-        const session = await ort.InferenceSession.create(modelPath, sessionOptions(provider, threads, arena));
+        const spinning = options.spinning ?? false;
+        const session = await ort.InferenceSession.create(modelPath, sessionOptions(provider, threads, arena, spinning));
         log(`encoder: ${pack.manifest.name} on ${provider}${provider === "cpu" ? ` (${threads} threads)` : ""}`);
-        const encoder = new Encoder(pack, provider, tokenizer, batchSize, threads, arena);
+        const encoder = new Encoder(pack, provider, tokenizer, batchSize, threads, arena, spinning);
         if (sparse) encoder.sparseSession = Promise.resolve(session);
         else encoder.statesSession = Promise.resolve(session);
         return encoder;
@@ -180,7 +192,7 @@ export class Encoder {
     const { ids, mask, t } = padWindows(batch);
     const names = this.pack.manifest.encoder.outputs;
     const fetches = kinds.map((k) => names[k]);
-    const session = await (this.statesSession ??= ort.InferenceSession.create(this.pack.path(this.pack.manifest.encoder.file), sessionOptions(this.provider, this.threads, this.arena)));
+    const session = await (this.statesSession ??= ort.InferenceSession.create(this.pack.path(this.pack.manifest.encoder.file), sessionOptions(this.provider, this.threads, this.arena, this.spinning)));
     const result = await session.run(
       { input_ids: new ort.Tensor("int64", ids, [b, t]), attention_mask: new ort.Tensor("int64", mask, [b, t]) },
       fetches,
@@ -202,7 +214,7 @@ export class Encoder {
 
   /** The fused graph's session, created on first use with the provider the encoder runs on. */
   private sparse(): Promise<ort.InferenceSession> {
-    this.sparseSession ??= ort.InferenceSession.create(this.pack.path(this.pack.manifest.encoder.sparseFile!), sessionOptions(this.provider, this.threads, this.arena));
+    this.sparseSession ??= ort.InferenceSession.create(this.pack.path(this.pack.manifest.encoder.sparseFile!), sessionOptions(this.provider, this.threads, this.arena, this.spinning));
     return this.sparseSession;
   }
 
