@@ -4,9 +4,10 @@
 // answers back into LoupeErrors with their codes.
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdir, open, readFile } from "node:fs/promises";
 import { createConnection as netConnect, type Socket } from "node:net";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   createMessageConnection, InitializeRequest, ResponseError, SocketMessageReader, SocketMessageWriter, WorkDoneProgress,
@@ -52,6 +53,16 @@ function connectSocket(path: string): Promise<Socket> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Loupe's version, from the daemon package's manifest (the CLI, the daemon and the MCP server report it). */
+export function loupeVersion(): string {
+  return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+}
+
+/** The model options a client passes to the daemon it starts (`loupe daemon run` arguments). */
+export function daemonArgsOf(o: { provider?: string | undefined; threads?: string | undefined; pack?: string | undefined }): string[] {
+  return [...(o.provider ? ["--provider", o.provider] : []), ...(o.threads ? ["--threads", o.threads] : []), ...(o.pack ? ["--pack", resolve(o.pack)] : [])];
+}
 
 /**
  * What a started daemon's environment adds to the caller's (the caller's own values win). Both

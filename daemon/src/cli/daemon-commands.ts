@@ -1,10 +1,9 @@
 // The CLI commands that talk to the daemon: they parse, call DaemonClient, print. `daemon run`
 // is the daemon itself (what `daemon start` and auto-start spawn); `lsp` bridges an editor's
 // stdio to the shared daemon.
-import { readFileSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import { resolve } from "node:path";
-import { DaemonClient, type Progress } from "../client.js";
+import { DaemonClient, daemonArgsOf, loupeVersion, type Progress } from "../client.js";
 import { ErrorCode, LoupeError } from "../errors.js";
 import { cacheDir, socketPath } from "../paths.js";
 import { indexingNote, numberedSnippet, SEARCH_MODES, type RootStatus, type SearchMode, type StatusResult } from "../protocol.js";
@@ -31,22 +30,13 @@ export interface DaemonCliContext {
   openEncoderForDaemon: () => Promise<import("../core/chunk-encoder.js").ChunkEncoder>;
 }
 
-function version(): string {
-  return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
-}
-
 function log(ctx: DaemonCliContext): (line: string) => void {
   return ctx.values.quiet ? () => {} : (line) => process.stderr.write(`${line}\n`);
 }
 
 /** Model options given to `daemon start` (or any auto-starting command) travel to `daemon run`. */
-function daemonArgs(ctx: DaemonCliContext): string[] {
-  const v = ctx.values;
-  return [...(v.provider ? ["--provider", v.provider] : []), ...(v.threads ? ["--threads", v.threads] : []), ...(v.pack ? ["--pack", resolve(v.pack)] : [])];
-}
-
 function connect(ctx: DaemonCliContext, start = true): Promise<DaemonClient> {
-  return DaemonClient.connect({ start, log: log(ctx), daemonArgs: daemonArgs(ctx) });
+  return DaemonClient.connect({ start, log: log(ctx), daemonArgs: daemonArgsOf(ctx.values) });
 }
 
 /** A client of the running daemon, or null when none answers (never starts one). */
@@ -147,7 +137,7 @@ async function runDaemon(ctx: DaemonCliContext): Promise<void> {
   const daemon = await startDaemon({
     cacheDir: cacheDir(),
     socketPath: socketPath(),
-    version: version(),
+    version: loupeVersion(),
     log: write,
     ...(process.env.LOUPE_DEBOUNCE_MS ? { debounceMs: Number(process.env.LOUPE_DEBOUNCE_MS) } : {}),
     openEncoder: () => ctx.openEncoderForDaemon(),

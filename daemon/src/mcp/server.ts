@@ -2,7 +2,6 @@
 // (one file each under tools/) turns its arguments into one daemon request through the shared
 // DaemonClient and its result into structured content plus a text mirror. No retrieval logic
 // lives here. stdout carries the protocol (stdio transport); logs go to stderr.
-import { readFileSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { Transform, type TransformCallback } from "node:stream";
@@ -11,7 +10,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
-import { DaemonClient } from "../client.js";
+import { DaemonClient, daemonArgsOf, loupeVersion } from "../client.js";
 import { ErrorCode, LoupeError } from "../errors.js";
 import { LIMITS } from "../protocol.js";
 import { loadOrCreateToken, serveHttp } from "./http.js";
@@ -29,13 +28,9 @@ export const INSTRUCTIONS =
   "`similar` finds related code and notes from a passage, `explain` says why a hit matched, `status` shows indexing. " +
   "While the index is still building, results are partial and say so.";
 
-function version(): string {
-  return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
-}
-
 /** One MCP server over a daemon session; stdio uses one, stateless HTTP one per request. */
 export function createMcpServer(session: DaemonSession, log: (line: string) => void): McpServer {
-  const server = new McpServer({ name: "loupe", title: "Loupe", version: version() }, { instructions: INSTRUCTIONS });
+  const server = new McpServer({ name: "loupe", title: "Loupe", version: loupeVersion() }, { instructions: INSTRUCTIONS });
   registerSearch(server, session, log);
   registerRead(server, session, log);
   registerSimilar(server, session, log);
@@ -162,11 +157,7 @@ export async function runMcpCommand(argv: string[]): Promise<void> {
     const s = await stat(root).catch(() => null);
     if (!s?.isDirectory()) throw new LoupeError(ErrorCode.WorkspaceRoot, `--root ${root} is not a folder; pass the folder that holds the code and notes to search`);
   }
-  const daemonArgs = [
-    ...(values.provider ? ["--provider", values.provider] : []),
-    ...(values.threads ? ["--threads", values.threads] : []),
-    ...(values.pack ? ["--pack", resolve(values.pack)] : []),
-  ];
+  const daemonArgs = daemonArgsOf(values);
   const session = new DaemonSession({ roots, log, connect: () => DaemonClient.connect({ start: true, log, name: "loupe-mcp", daemonArgs }) });
 
   if (values.http !== undefined) {

@@ -2,13 +2,14 @@
 // "where is X done" needs beyond relevance scores. Three documented adjustments, each measured on
 // the whole agent task set (`loupe eval --tasks eval/tasks`, docs/quality.md), never tuned per
 // question:
-// - a prior by file role: changelogs and release notes, lock files, and generated, vendored or
-//   minified files mention everything and define nothing, so their score is multiplied by
-//   ROLE_PRIOR (they still rank when nothing else matches);
+// - a prior by file role (ROLE_PRIOR): changelogs and release notes, lock files, and generated,
+//   vendored or minified files mention everything and define nothing; tests, and the
+//   documentation of a code repository, answer "how is it used" more often than "where is it
+//   done". They still rank when nothing else matches;
 // - a chunk whose symbol is named in the query (`res.format`, `from_prefixed_env`,
 //   `ShouldBindBodyWith`) gets SYMBOL_BOOST more;
-// - diversity: a file's second hit on a page counts DIVERSITY of its score, its third
-//   DIVERSITY², so one long file does not fill the page.
+// - diversity: past SAME_FILE_FREE hits of one file on a page, each further one counts
+//   DIVERSITY of its score (then DIVERSITY², …), so one long file does not fill the page.
 import { isDocumentation } from "../file-types.js";
 import type { Hit } from "./topk.js";
 
