@@ -19,7 +19,8 @@ Usage:
       Search every indexed root (--root DIR: only that root; it must have been added with
       \`loupe index DIR\`, so a typo never starts indexing a large folder).
       --path/--exclude: root-relative globs (src/**/*.ts). --json: {query, mode, hits: [{root, path,
-      file, startLine, endLine, score, snippet, symbol, language, kind, concepts}], nextOffset, indexing}.
+      file, startLine, endLine, score, snippet, snippetStartLine, snippetEndLine, symbol, language, kind,
+      concepts}], nextOffset, indexing}.
   loupe status [--json]            roots, files, chunks, pending changes, model pack
   loupe reindex [ROOT]             rebuild the index of ROOT (default: every root)
   loupe remove-root <folder>       stop indexing and watching a folder
