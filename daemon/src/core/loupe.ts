@@ -10,6 +10,7 @@ import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { analyze } from "../analysis/analyzer.js";
 import { ErrorCode, LoupeError } from "../errors.js";
 import type { Filter, Searcher } from "../index/searcher.js";
+import type { ChunkMeta } from "../index/segment-writer.js";
 import { LATENT_PREFIX, latentQuery, lexicalQuery, lexicalTerm, LEXICAL_PREFIX, type QueryTerm } from "../index/terms.js";
 import type {
   Concept, ExplainParams, ExplainResult, FileKind, IndexingProgress, ReadParams, ReadResult, RootStatus, SearchFilters,
@@ -86,6 +87,11 @@ function queryParam(v: unknown): string {
   if (typeof v !== "string" || v.trim() === "") bad("query must be a non-empty string");
   if (v.length > LIMITS.queryChars) bad(`query is ${v.length.toLocaleString("en")} characters; the limit is ${LIMITS.queryChars.toLocaleString("en")}. Shorten it to the question or the names that matter; to find passages like a long one, use similar on its file and lines`);
   return v;
+}
+
+/** Each distinct query word with its idf in `s`: what picks a hit's snippet lines. */
+function wordWeights(s: Searcher, words: readonly string[]): Map<string, number> {
+  return new Map([...new Set(words)].map((t) => [t, s.idf(lexicalTerm(t))]));
 }
 
 /** A hit's identity across roots: root number × 2^32 + the root searcher's doc number. */
@@ -284,11 +290,12 @@ export class Loupe {
     const offset = intParam("offset", p.offset, 0, 0, LIMITS.depth - 1);
     const targets = await this.targets(p);
     const filter = this.filterOf(p);
-    const lexical = mode === "latent" ? null : lexicalQuery(analyze(p.query));
+    const words = analyze(p.query);
+    const lexical = mode === "latent" ? null : lexicalQuery(words);
     const latent = mode === "lexical" ? null : latentQuery(await this.o.encoder.encodeQuery(p.query));
     const want = Math.min(offset + k, LIMITS.depth);
     const ranked = this.rank(targets, lexical, latent, filter, want + 1, p.query);
-    return this.page(p.query, mode, targets, ranked, latent, offset, k, analyze(p.query));
+    return this.page(p.query, mode, targets, ranked, latent, offset, k, words);
   }
 
   /**
@@ -300,7 +307,13 @@ export class Loupe {
     const searchers = targets.map((r) => r.searcher());
     const ranked = this.fused(searchers, targets, lexical, latent, filter, query === undefined ? want : Math.max(want, RERANK_DEPTH));
     if (query === undefined) return { hits: ranked, searchers };
-    const chunkOf = (doc: number) => searchers[Math.floor(doc / KEY)]!.chunk(doc % KEY);
+    // Each candidate's chunk is read from the store once (its path and symbol are both needed).
+    const chunks = new Map<number, ChunkMeta>();
+    const chunkOf = (doc: number) => {
+      let c = chunks.get(doc);
+      if (!c) chunks.set(doc, (c = searchers[Math.floor(doc / KEY)]!.chunk(doc % KEY)));
+      return c;
+    };
     const hits = rerank(ranked, { query, pathOf: (doc) => chunkOf(doc).path, symbolOf: (doc) => chunkOf(doc).symbol, codeRoot: (doc) => targets[Math.floor(doc / KEY)]!.codeRoot, ...this.o.rerank });
     return { hits: hits.slice(0, want), searchers };
   }
@@ -342,7 +355,7 @@ export class Loupe {
     const weights = new Map<Searcher, Map<string, number>>();
     const weightsOf = (s: Searcher) => {
       let w = weights.get(s);
-      if (!w) weights.set(s, (w = new Map([...new Set(words ?? [])].map((t) => [t, s.idf(lexicalTerm(t))]))));
+      if (!w) weights.set(s, (w = wordWeights(s, words ?? [])));
       return w;
     };
     const hits = await Promise.all(ranked.hits.slice(offset, offset + k).map((h) => {
@@ -525,7 +538,8 @@ export class Loupe {
     const s = root.searcher();
     const doc = this.chunkAt(s, rel, line);
     const latent = latentQuery(await this.o.encoder.encodeQuery(p.query));
-    const lexical = lexicalQuery(analyze(p.query));
+    const words = analyze(p.query);
+    const lexical = lexicalQuery(words);
     const lat = s.explain(latent, doc);
     const lex = s.explain(lexical, doc);
     const weights = new Map(latent.map((q) => [q.term, q.weight]));
@@ -541,7 +555,7 @@ export class Loupe {
     const [scored] = rerank([{ doc, score: fusedScore }], { query: p.query, pathOf: () => c.path, symbolOf: () => c.symbol, codeRoot: () => root.codeRoot, ...this.o.rerank });
     return {
       query: p.query,
-      hit: await this.hit(root, s, doc, scored!.score, latent, new Map(), new Map([...new Set(analyze(p.query))].map((t) => [t, s.idf(lexicalTerm(t))]))),
+      hit: await this.hit(root, s, doc, scored!.score, latent, new Map(), wordWeights(s, words)),
       latents: lat.map((c) => {
         const id = Number(c.term.slice(LATENT_PREFIX.length));
         return { id, label: this.o.encoder.labels?.[id] ?? "", weight: round(c.contribution), queryWeight: round(weights.get(c.term) ?? 0), chunkWeight: round(c.value) };
