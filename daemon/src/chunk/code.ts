@@ -17,11 +17,6 @@ type Node = TreeSitter.Node;
 
 const require = createRequire(import.meta.url);
 
-/** The tree-sitter grammar for a path (file-types.ts), or undefined when there is none. */
-export function codeGrammarFor(path: string): string | undefined {
-  return fileType(path).grammar;
-}
-
 let runtime: Promise<typeof TreeSitter> | undefined;
 const parsers = new Map<string, Promise<TreeSitter.Parser>>();
 
@@ -380,7 +375,7 @@ export interface CodeChunkOptions {
 
 /** Chunks source code of a language known by extension; returns null when the language is unknown or parsing fails. */
 export async function chunkCode(path: string, text: string, opts: CodeChunkOptions = {}): Promise<SymbolChunk[] | null> {
-  const grammar = codeGrammarFor(path);
+  const grammar = fileType(path).grammar;
   if (!grammar) return null;
   const limits = opts.limits ?? DEFAULT_LIMITS;
   let tree: TreeSitter.Tree | null;

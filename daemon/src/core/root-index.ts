@@ -103,7 +103,7 @@ export class RootIndex {
   /**
    * Whether this root is a code repository rather than a notes vault: source files are at least
    * a quarter of its source and documentation files (search then ranks its documentation below
-   * its code, see search/rerank.ts); updated on commit.
+   * its code, see search/rerank.ts); updated whenever phase 1 changes the file set.
    */
   codeRoot = false;
   /** Known files chunked by another CHUNKER_VERSION, to chunk again even though unchanged. */
@@ -245,6 +245,7 @@ export class RootIndex {
     this.files.clear();
     this.latentPending.clear();
     await this.commit();
+    this.countKinds();
     this.rescan = true;
     this.kick(0);
   }
@@ -483,6 +484,7 @@ export class RootIndex {
       else this.latentPending.add(u.path);
     }
     await this.commit();
+    this.countKinds(); // phase 1 is where the file set changes
   }
 
   /**
@@ -568,7 +570,6 @@ export class RootIndex {
     // The chunker version is recorded once no file is left to chunk again (null until then): a
     // kill before that chunks the rest (and, harmlessly, the done ones) again on the next start.
     await this.index.commit({ v: TABLE_VERSION, chunker: this.rechunk.size === 0 ? CHUNKER_VERSION : null, files });
-    this.countKinds();
     this.counters.commits++;
     if (this.counters.commits % 16 === 0) await this.index.merge();
   }
