@@ -1,6 +1,18 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
+const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
 export default defineConfig({
+  // Tests import the workspace packages from their sources, like the daemon's own modules, so a
+  // LoupeError thrown by daemon code and the class a test names are one class.
+  resolve: {
+    alias: [
+      { find: /^@loupe\/protocol$/, replacement: source("./protocol/src/index.ts") },
+      { find: /^@loupe\/mcp\/usage$/, replacement: source("./mcp/src/usage.ts") },
+      { find: /^@loupe\/mcp$/, replacement: source("./mcp/src/server.ts") },
+    ],
+  },
   test: {
     include: ["test/**/*.test.ts"],
     // onnxruntime-node and TF.js are native/wasm heavy; forks isolate them cleanly.

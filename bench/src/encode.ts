@@ -11,7 +11,7 @@ import { parseArgs } from "node:util";
 import ort from "onnxruntime-node";
 import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
 import { Encoder, ortVersion, type ProviderChoice } from "@loupe/daemon/model/encoder";
-import { cacheDir } from "@loupe/daemon/paths";
+import { cacheDir } from "@loupe/protocol";
 import { alternate, rng } from "./common.js";
 
 const { values } = parseArgs({

@@ -18,9 +18,8 @@ import { loadavg } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { DaemonClient } from "@loupe/daemon/client";
+import { cacheDir, DaemonClient } from "@loupe/protocol";
 import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
-import { cacheDir } from "@loupe/daemon/paths";
 import { walkWorkspace } from "@loupe/daemon/workspace/ignore";
 import { machineInfo, rng } from "./common.js";
 

@@ -19,7 +19,7 @@ import { ndcgAt } from "@loupe/daemon/eval/metrics";
 import { scoreRankings as score } from "@loupe/daemon/eval/run";
 import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
 import { Encoder, type SparseVector } from "@loupe/daemon/model/encoder";
-import { cacheDir } from "@loupe/daemon/paths";
+import { cacheDir } from "@loupe/protocol";
 import { Bm25Index } from "@loupe/daemon/search/bm25";
 import { DEFAULT_FUSION, fuse, type FusionOptions } from "@loupe/daemon/search/fusion";
 import { SparseIndex } from "@loupe/daemon/search/sparse";

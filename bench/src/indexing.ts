@@ -19,9 +19,8 @@ import { loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
-import { DaemonClient, daemonEnv } from "@loupe/daemon/client";
+import { cacheDir, DaemonClient, daemonEnv } from "@loupe/protocol";
 import { DEFAULT_HEAD, ensureDefaultPack } from "@loupe/daemon/model/default-pack";
-import { cacheDir } from "@loupe/daemon/paths";
 import { walkWorkspace } from "@loupe/daemon/workspace/ignore";
 import { machineInfo } from "./common.js";
 

@@ -22,7 +22,7 @@ import { Loupe } from "@loupe/daemon/core/loupe";
 import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
 import { Encoder } from "@loupe/daemon/model/encoder";
 import { ChunkTextReader } from "@loupe/daemon/core/chunk-text";
-import { cacheDir } from "@loupe/daemon/paths";
+import { cacheDir } from "@loupe/protocol";
 import { walkWorkspace } from "@loupe/daemon/workspace/ignore";
 import { machineInfo } from "./common.js";
 

@@ -2,9 +2,9 @@
 // protocol's `kind`, the kinds filter, fusion's lexical weight, the re-ranker's roles), which
 // chunker splits it and, for code, which tree-sitter grammar parses it. A chunk's `language` is
 // its file's lower-case extension. A leaf module: everything that asks what a file is asks here.
-import type { FileKind } from "./protocol.js";
+import type { FileKind } from "@loupe/protocol";
 
-export type { FileKind } from "./protocol.js";
+export type { FileKind } from "@loupe/protocol";
 
 export type ChunkerKind = "code" | "markdown" | "text" | "lines";
 

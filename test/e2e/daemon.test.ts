@@ -8,8 +8,7 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMessageConnection, ExitNotification, InitializeRequest, ShutdownRequest, StreamMessageReader, StreamMessageWriter } from "vscode-languageserver-protocol/node";
-import { DaemonClient } from "../../daemon/src/client.js";
-import { Requests } from "../../daemon/src/protocol.js";
+import { DaemonClient, Requests } from "@loupe/protocol";
 import { runLoupe } from "../support/cli.js";
 import { eventually as poll } from "../support/eventually.js";
 

@@ -10,8 +10,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DaemonClient } from "../../daemon/src/client.js";
-import type { StatusResult } from "../../daemon/src/protocol.js";
+import { DaemonClient, type StatusResult } from "@loupe/protocol";
 import { runLoupe } from "../support/cli.js";
 import { eventually as poll } from "../support/eventually.js";
 

@@ -10,8 +10,7 @@
 import { cp, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DaemonClient } from "../../daemon/src/client.js";
-import type { SearchHit, SearchMode } from "../../daemon/src/protocol.js";
+import type { DaemonClient, SearchHit, SearchMode } from "@loupe/protocol";
 import { alive, MiB, peakRss, quantile, reportNumbers, round1, startFaultDaemon, WORKSPACE, type FaultDaemon } from "../support/faults.js";
 
 const CLIENTS = 50;

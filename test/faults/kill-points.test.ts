@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DaemonClient } from "../../daemon/src/client.js";
+import { DaemonClient } from "@loupe/protocol";
 import { rng } from "../support/index-oracle.js";
 import { report } from "../support/fault-report.js";
 

@@ -14,8 +14,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DaemonClient } from "../../daemon/src/client.js";
-import { LoupeError } from "../../daemon/src/errors.js";
+import { LoupeError, type DaemonClient } from "@loupe/protocol";
 import { startHttpMcp } from "../support/cli.js";
 import { alive, BIN, MiB, peakRss, reportNumbers, round1, startFaultDaemon, timed, WORKSPACE, type FaultDaemon } from "../support/faults.js";
 
@@ -60,14 +59,14 @@ describe("1 MB inputs at each entry; daemon RSS under 1 GB through every oversiz
     const cases: Array<[string, () => Promise<unknown>, RegExp]> = [
       ["socket search 1 MiB query", () => c.search({ query: MEGA_QUERY }), /query is 1,048,576 characters; the limit is 4,096/],
       ["socket explain 1 MiB query", () => c.explain({ query: MEGA_QUERY, path: "src/retry.py", line: 1 }), /query is 1,048,576 characters/],
-      ["socket read 1 MiB path", () => c.read({ path: MEGA_PATH }), /path is 1048576 characters; the limit is 4096/],
-      ["socket similar 1 MiB path", () => c.similar({ path: MEGA_PATH }), /path is 1048576 characters; the limit is 4096/],
-      ["socket search 10,000 path globs", () => c.search({ query: "retry", paths: Array.from({ length: 10_000 }, (_, i) => `src/${i}/**/*.ts`) }), /paths has 10000 entries; the limit is 64/],
-      ["socket search one 1 MiB glob", () => c.search({ query: "retry", paths: [`${MEGA_PATH}*.ts`] }), /an entry of paths is \d+ characters; the limit is 4096/],
-      ["socket search 1 MiB exclude glob", () => c.search({ query: "retry", exclude: [MEGA_PATH] }), /an entry of exclude is \d+ characters/],
-      ["socket search 10,000 roots", () => c.search({ query: "retry", roots: Array.from({ length: 10_000 }, (_, i) => `/r${i}`) }), /roots has 10000 entries/],
-      ["socket read 1 MiB root", () => c.read({ path: "src/retry.py", root: MEGA_PATH }), /root is 1048576 characters; the limit is 4096/],
-      ["socket addRoot 1 MiB root", () => c.addRoot(MEGA_PATH), /root is 1048576 characters; the limit is 4096/],
+      ["socket read 1 MiB path", () => c.read({ path: MEGA_PATH }), /path is 1,048,576 characters; the limit is 4,096/],
+      ["socket similar 1 MiB path", () => c.similar({ path: MEGA_PATH }), /path is 1,048,576 characters; the limit is 4,096/],
+      ["socket search 10,000 path globs", () => c.search({ query: "retry", paths: Array.from({ length: 10_000 }, (_, i) => `src/${i}/**/*.ts`) }), /paths has 10,000 entries; the limit is 64/],
+      ["socket search one 1 MiB glob", () => c.search({ query: "retry", paths: [`${MEGA_PATH}*.ts`] }), /an entry of paths is [\d,]+ characters; the limit is 4,096/],
+      ["socket search 1 MiB exclude glob", () => c.search({ query: "retry", exclude: [MEGA_PATH] }), /an entry of exclude is [\d,]+ characters; the limit is 4,096/],
+      ["socket search 10,000 roots", () => c.search({ query: "retry", roots: Array.from({ length: 10_000 }, (_, i) => `/r${i}`) }), /roots has 10,000 entries; the limit is 64/],
+      ["socket read 1 MiB root", () => c.read({ path: "src/retry.py", root: MEGA_PATH }), /root is 1,048,576 characters; the limit is 4,096/],
+      ["socket addRoot 1 MiB root", () => c.addRoot(MEGA_PATH), /root is 1,048,576 characters; the limit is 4,096/],
       ["socket search invalid glob", () => c.search({ query: "retry", paths: ["[invalid"] }), /paths: "\[invalid" is not a valid glob/],
     ];
     for (const [name, call, message] of cases) {
@@ -169,7 +168,7 @@ describe("1 MB inputs at each entry; daemon RSS under 1 GB through every oversiz
     // An isError result, or a protocol error: either way short, and not the query again.
     const message = t.error ? (t.error as Error).message : text(t.value!);
     if (!t.error) expect(t.value!.isError, message).toBe(true);
-    expect(message).toMatch(/query.*4096 characters/);
+    expect(message).toMatch(/query is 1,048,576 characters; the limit is 4,096/);
     expect(message.length).toBeLessThan(MESSAGE_CHARS);
     expect(t.ms).toBeLessThan(ANSWER_MS);
     const ok = (await client.callTool({ name: "search", arguments: { query: "retry with exponential backoff" } })) as CallToolResult;

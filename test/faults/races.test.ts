@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DaemonClient } from "../../daemon/src/client.js";
+import { DaemonClient } from "@loupe/protocol";
 import { FsDirectory } from "../../daemon/src/index/directory.js";
 import { Index } from "../../daemon/src/index/index.js";
 import { report } from "../support/fault-report.js";

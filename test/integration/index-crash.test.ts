@@ -9,7 +9,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ErrorCode, LoupeError } from "../../daemon/src/errors.js";
+import { ErrorCode, LoupeError } from "@loupe/protocol";
 import { FsDirectory } from "../../daemon/src/index/directory.js";
 import { Index } from "../../daemon/src/index/index.js";
 // @ts-expect-error -- plain JavaScript shared with the child process, no type declarations

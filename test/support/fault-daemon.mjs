@@ -14,8 +14,7 @@ try {
     // A few milliseconds per encoder call, commits of 3 files: kills land mid-encode, mid-commit
     // and mid-merge (the core merges every 16 commits).
     openEncoder: async () => fakeEncoder(undefined, 3),
-    debounceMs: 5,
-    batchFiles: 3,
+    rootOptions: { debounceMs: 5, batchFiles: 3 },
     log: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write("ready\n");

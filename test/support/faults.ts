@@ -8,8 +8,7 @@ import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { DaemonClient } from "../../daemon/src/client.js";
-import type { StatusResult } from "../../daemon/src/protocol.js";
+import { DaemonClient, type StatusResult } from "@loupe/protocol";
 import { TEST_CACHE } from "./default-pack.js";
 import { report } from "./fault-report.js";
 

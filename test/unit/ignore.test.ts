@@ -7,7 +7,7 @@ import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { LoupeError } from "../../daemon/src/errors.js";
+import { LoupeError } from "@loupe/protocol";
 import {
   contentSkipReason, DEFAULT_MAX_FILE_BYTES, DEFAULT_SECRET_FILES, IgnoreRules, readWorkspaceFile, rebasePattern, RulesCache, walkWorkspace,
 } from "../../daemon/src/workspace/ignore.js";

@@ -6,7 +6,7 @@
 // Format 3 (doc ids as varint gaps) still reads format 2: v2 and v3 hold the same index.
 import { readdir, readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { ErrorCode } from "../../daemon/src/errors.js";
+import { ErrorCode } from "@loupe/protocol";
 import { MemoryDirectory } from "../../daemon/src/index/directory.js";
 import { Index } from "../../daemon/src/index/index.js";
 import { latentQuery, lexicalQuery } from "../../daemon/src/index/terms.js";

@@ -1,7 +1,7 @@
 // Tier: unit (in-memory directory). Commit, reopen, snapshots, leftover-file cleanup, refusal
 // of another pack or analyzer, damage detection in every file, and the merge policy's bound.
 import { describe, expect, it } from "vitest";
-import { ErrorCode, LoupeError } from "../../daemon/src/errors.js";
+import { ErrorCode, LoupeError } from "@loupe/protocol";
 import { MemoryDirectory } from "../../daemon/src/index/directory.js";
 import { Index } from "../../daemon/src/index/index.js";
 import { DEFAULT_MERGE_POLICY, pickMerges } from "../../daemon/src/index/merge-policy.js";

@@ -3,7 +3,7 @@
 // LOUPE_SOCKET, XDG_RUNTIME_DIR and XDG_CACHE_HOME, so this fails there if isolation breaks.
 import { homedir } from "node:os";
 import { describe, expect, it } from "vitest";
-import { cacheDir, runtimeDir, socketPath } from "../../daemon/src/paths.js";
+import { cacheDir, runtimeDir, socketPath } from "@loupe/protocol";
 
 // Set by the setup file; not imported, so this test fails when the setup file is not configured.
 const ISOLATED_DIR = (globalThis as { __loupeIsolatedDir?: string }).__loupeIsolatedDir ?? "(no isolation set up)";

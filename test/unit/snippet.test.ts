@@ -1,7 +1,7 @@
 // Tier: unit. Snippet lines: the window of a chunk that holds the most (idf-weighted) query words.
 import { describe, expect, it } from "vitest";
 import { bestSnippet } from "../../daemon/src/core/snippet.js";
-import { numberedSnippet } from "../../daemon/src/protocol.js";
+import { numberedSnippet } from "@loupe/protocol";
 
 const CHUNK = [
   "'use strict';",

@@ -15,7 +15,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
 import { Encoder } from "@loupe/daemon/model/encoder";
-import { cacheDir } from "@loupe/daemon/paths";
+import { cacheDir } from "@loupe/protocol";
 import { StatesWriter, type StatesMeta } from "./states-format.js";
 
 /** Queries longer than this are cut: the head pools a query's strongest tokens, not its tail. */

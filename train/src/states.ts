@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
 import { Encoder } from "@loupe/daemon/model/encoder";
 import { windows } from "@loupe/daemon/model/tokenizer";
-import { cacheDir } from "@loupe/daemon/paths";
+import { cacheDir } from "@loupe/protocol";
 import { loadConfig } from "./common.js";
 import { StatesWriter, type StatesMeta } from "./states-format.js";
 

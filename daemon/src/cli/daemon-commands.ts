@@ -3,10 +3,8 @@
 // stdio to the shared daemon.
 import { connect as netConnect } from "node:net";
 import { resolve } from "node:path";
-import { DaemonClient, daemonArgsOf, loupeVersion, type Progress } from "../client.js";
-import { ErrorCode, LoupeError } from "../errors.js";
-import { cacheDir, socketPath } from "../paths.js";
-import { indexingNote, numberedSnippet, SEARCH_MODES, type RootStatus, type SearchMode, type StatusResult } from "../protocol.js";
+import { cacheDir, daemonArgsOf, DaemonClient, ErrorCode, indexingNote, LoupeError, numberedSnippet, SEARCH_MODES, socketPath, type Progress, type RootStatus, type SearchMode, type StatusResult } from "@loupe/protocol";
+import { loupeCommand, loupeVersion } from "../host.js";
 import { progressReporter } from "./progress.js";
 import { quotePath } from "./quote.js";
 
@@ -36,7 +34,7 @@ function log(ctx: DaemonCliContext): (line: string) => void {
 
 /** Model options given to `daemon start` (or any auto-starting command) travel to `daemon run`. */
 function connect(ctx: DaemonCliContext, start = true): Promise<DaemonClient> {
-  return DaemonClient.connect({ start, log: log(ctx), daemonArgs: daemonArgsOf(ctx.values) });
+  return DaemonClient.connect({ start, log: log(ctx), daemonArgs: daemonArgsOf(ctx.values), loupeCommand: loupeCommand() });
 }
 
 /** A client of the running daemon, or null when none answers (never starts one). */
@@ -139,7 +137,7 @@ async function runDaemon(ctx: DaemonCliContext): Promise<void> {
     socketPath: socketPath(),
     version: loupeVersion(),
     log: write,
-    ...(process.env.LOUPE_DEBOUNCE_MS ? { debounceMs: Number(process.env.LOUPE_DEBOUNCE_MS) } : {}),
+    ...(process.env.LOUPE_DEBOUNCE_MS ? { rootOptions: { debounceMs: Number(process.env.LOUPE_DEBOUNCE_MS) } } : {}),
     openEncoder: () => ctx.openEncoderForDaemon(),
   });
   const onSignal = () => void daemon.stop();

@@ -3,10 +3,10 @@
 // command needs is imported here: each command loads its own modules when it runs, so a
 // `loupe search` against a running daemon does not load the model runtime, the index or the MCP
 // SDK (start-up measured in docs/benchmarks.md).
-import { readFileSync } from "node:fs";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { ErrorCode, isLoupeError, LoupeError } from "../errors.js";
-import { MCP_USAGE } from "../mcp/usage.js";
+import { ErrorCode, isLoupeError, LoupeError } from "@loupe/protocol";
+import { MCP_USAGE } from "@loupe/mcp/usage";
+import { loupeCommand, loupeVersion } from "../host.js";
 import type { DaemonCliContext } from "./daemon-commands.js";
 
 const USAGE = `loupe — local search for code and notes
@@ -157,8 +157,7 @@ export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
   if (values.version) {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-    process.stdout.write(`${pkg.version}\n`);
+    process.stdout.write(`${loupeVersion()}\n`);
     return 0;
   }
   if (values.help || !command) {
@@ -176,7 +175,7 @@ export async function main(argv: string[]): Promise<number> {
     else if (command === "remove-root") await (await daemon()).cmdRemoveRoot(ctx, rest);
     else if (command === "daemon") await (await daemon()).cmdDaemon(ctx, rest);
     else if (command === "lsp") await (await daemon()).cmdLsp(ctx);
-    else if (command === "mcp") await (await import("../mcp/server.js")).runMcpCommand(argv);
+    else if (command === "mcp") await (await import("@loupe/mcp")).runMcpCommand(argv, { version: loupeVersion(), loupeCommand: loupeCommand() });
     else if (command === "eval") await (await engine()).cmdEval(values);
     else if (command === "pack") await (await engine()).cmdPack(values);
     else if (command === "encode") await (await engine()).cmdEncode(values, rest);

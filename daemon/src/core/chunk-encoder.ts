@@ -4,7 +4,7 @@
 // deterministic fake, so everything above the model runs without ONNX.
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { ErrorCode, LoupeError } from "../errors.js";
+import { ErrorCode, LoupeError } from "@loupe/protocol";
 import type { Encoder, ProviderChoice, SparseVector } from "../model/encoder.js";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "../model/encoder-worker.js";
 import { loadConceptLabels, loadLabels } from "../model/labels.js";

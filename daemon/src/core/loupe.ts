@@ -8,15 +8,10 @@ import picomatch from "picomatch";
 import { readdir, realpath, rm, stat } from "node:fs/promises";
 import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { analyze } from "../analysis/analyzer.js";
-import { ErrorCode, LoupeError } from "../errors.js";
+import { ErrorCode, LIMITS, LoupeError, shown, type Concept, type ExplainParams, type ExplainResult, type IndexingProgress, type ReadParams, type ReadResult, type RootStatus, type SearchFilters, type SearchHit, type SearchMode, type SearchParams, type SearchResult, type SimilarParams } from "@loupe/protocol";
 import type { Filter, Searcher } from "../index/searcher.js";
 import type { ChunkMeta } from "../index/segment-writer.js";
 import { LATENT_PREFIX, latentQuery, lexicalQuery, lexicalTerm, LEXICAL_PREFIX, type QueryTerm } from "../index/terms.js";
-import type {
-  Concept, ExplainParams, ExplainResult, FileKind, IndexingProgress, ReadParams, ReadResult, RootStatus, SearchFilters,
-  SearchHit, SearchMode, SearchParams, SearchResult, SimilarParams,
-} from "../protocol.js";
-import { LIMITS, SEARCH_MODES } from "../protocol.js";
 import { fileKind } from "../file-types.js";
 import { DEFAULT_FUSION, fuse } from "../search/fusion.js";
 import { rerank, RERANK_DEPTH, type RerankOptions } from "../search/rerank.js";
@@ -49,29 +44,8 @@ function bad(message: string): never {
   throw new LoupeError(ErrorCode.BadArgument, message);
 }
 
-function intParam(name: string, v: unknown, fallback: number, min: number, max: number): number {
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) bad(`${name} must be an integer from ${min} to ${max}, got ${shown(v)}`);
-  return v;
-}
-
-/** A short description of a bad value, never the whole of it (a client may send megabytes). */
-function shown(v: unknown): string {
-  const s = JSON.stringify(v) ?? String(v);
-  return s.length > 80 ? `${s.slice(0, 77)}…` : s;
-}
-
-function stringList(name: string, v: unknown): string[] | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) bad(`${name} must be a list of strings, got ${shown(v)}`);
-  if (v.length > LIMITS.filterEntries) bad(`${name} has ${v.length} entries; the limit is ${LIMITS.filterEntries}`);
-  for (const x of v as string[]) if (x.length > LIMITS.pathChars) bad(`an entry of ${name} is ${x.length} characters; the limit is ${LIMITS.pathChars}`);
-  return v as string[];
-}
-
 /** Globs compile here, so a broken one is an error rather than a filter that silently matches nothing. */
-function globList(name: string, v: unknown): string[] | undefined {
-  const globs = stringList(name, v);
+function globList(name: string, globs: string[] | undefined): string[] | undefined {
   for (const g of globs ?? []) {
     try {
       picomatch(g, { dot: true, strictBrackets: true });
@@ -82,12 +56,6 @@ function globList(name: string, v: unknown): string[] | undefined {
   return globs;
 }
 
-/** A query: a non-empty string within LIMITS.queryChars. */
-function queryParam(v: unknown): string {
-  if (typeof v !== "string" || v.trim() === "") bad("query must be a non-empty string");
-  if (v.length > LIMITS.queryChars) bad(`query is ${v.length.toLocaleString("en")} characters; the limit is ${LIMITS.queryChars.toLocaleString("en")}. Shorten it to the question or the names that matter; to find passages like a long one, use similar on its file and lines`);
-  return v;
-}
 
 /** Each distinct query word with its idf in `s`: what picks a hit's snippet lines. */
 function wordWeights(s: Searcher, words: readonly string[]): Map<string, number> {
@@ -262,32 +230,26 @@ export class Loupe {
 
   private async targets(f: SearchFilters): Promise<RootIndex[]> {
     if (this.roots.size === 0) throw new LoupeError(ErrorCode.NoRoots, "no workspace root is indexed yet; add one with `loupe index <folder>` (or the MCP server's --root)");
-    const roots = stringList("roots", f.roots);
-    if (!roots) return this.rootList();
-    return Promise.all(roots.map((r) => this.rootFor(r)));
+    if (!f.roots?.length) return this.rootList();
+    return Promise.all(f.roots.map((r) => this.rootFor(r)));
   }
 
   private filterOf(f: SearchFilters): Filter {
     const paths = globList("paths", f.paths);
     const exclude = globList("exclude", f.exclude);
-    const languages = stringList("languages", f.languages);
-    const kinds = stringList("kinds", f.kinds);
-    if (kinds?.some((k) => k !== "code" && k !== "notes")) bad(`kinds must list "code" and/or "notes", got ${shown(kinds)}`);
+    const { languages, kinds } = f;
     return {
       ...(paths?.length ? { pathGlob: paths } : {}),
       ...(exclude?.length ? { excludeGlob: exclude } : {}),
       ...(languages?.length ? { languages: languages.map((l) => l.toLowerCase().replace(/^\./, "")) } : {}),
-      ...(kinds?.length ? { kinds: kinds as FileKind[] } : {}),
+      ...(kinds?.length ? { kinds } : {}),
     };
   }
 
   async search(p: SearchParams): Promise<SearchResult> {
-    if (!p || typeof p !== "object") bad("search needs { query }");
-    queryParam(p.query);
-    const mode = (p.mode ?? "hybrid") as SearchMode;
-    if (!SEARCH_MODES.includes(mode)) bad(`mode must be one of ${SEARCH_MODES.join(", ")}, got ${shown(p.mode)}`);
-    const k = intParam("k", p.k, 10, 1, LIMITS.k);
-    const offset = intParam("offset", p.offset, 0, 0, LIMITS.depth - 1);
+    const mode = p.mode ?? "hybrid";
+    const k = p.k ?? LIMITS.defaultK;
+    const offset = p.offset ?? 0;
     const targets = await this.targets(p);
     const filter = this.filterOf(p);
     const words = analyze(p.query);
@@ -417,8 +379,6 @@ export class Loupe {
 
   /** The registered root for a path naming a root (as given or after resolving symlinks). */
   private async rootFor(path: string): Promise<RootIndex> {
-    if (typeof path !== "string" || path === "") bad("root must be a folder path");
-    if (path.length > LIMITS.pathChars) bad(`root is ${path.length} characters; the limit is ${LIMITS.pathChars}`);
     const direct = this.roots.get(resolve(path));
     if (direct) return direct;
     let real: string | null = null;
@@ -438,8 +398,6 @@ export class Loupe {
    * (after `..` and symbolic links) is outside every root, and files the ignore rules skip.
    */
   async locate(path: string, root?: string): Promise<{ root: RootIndex; rel: string; file: string }> {
-    if (typeof path !== "string" || path === "") bad("path must be a non-empty string (absolute, or relative to a workspace root)");
-    if (path.length > LIMITS.pathChars) bad(`path is ${path.length} characters; the limit is ${LIMITS.pathChars}`);
     if (path.includes("\0")) bad("path must not contain NUL characters");
     if (this.roots.size === 0) throw new LoupeError(ErrorCode.NoRoots, "no workspace root is indexed yet; add one with `loupe index <folder>`");
     const candidates = root !== undefined ? [await this.rootFor(root)] : this.rootList();
@@ -467,15 +425,16 @@ export class Loupe {
   }
 
   async read(p: ReadParams): Promise<ReadResult> {
-    if (!p) bad("read needs { path }");
     const { root, rel, file } = await this.locate(p.path, p.root);
     const r = await readWorkspaceFile(file, this.o.rootOptions?.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
     if ("skip" in r) throw new LoupeError(ErrorCode.NotFound, `${rel} cannot be read: ${r.skip}`);
     const lines = r.text!.split(/\r?\n/);
     if (lines.length > 1 && lines[lines.length - 1] === "") lines.pop();
     const total = lines.length;
-    const start = intParam("startLine", p.startLine, 1, 1, Math.max(total, 1));
-    const end = intParam("endLine", p.endLine, Math.min(start + LIMITS.readDefaultLines - 1, total), start, Number.MAX_SAFE_INTEGER);
+    const start = p.startLine ?? 1;
+    if (start > Math.max(total, 1)) bad(`startLine must be from 1 to ${total} (the last line of ${rel}), got ${start}`);
+    const end = p.endLine ?? Math.min(start + LIMITS.readDefaultLines - 1, total);
+    if (end < start) bad(`endLine must be at least startLine (${start}), got ${end}`);
     // At most LIMITS.readLines lines a call; `endLine` in the result says where this one stopped.
     const last = Math.min(end, total, start + LIMITS.readLines - 1);
     return { root: root.root, path: rel, file, startLine: start, endLine: last, totalLines: total, text: lines.slice(start - 1, last).join("\n") };
@@ -495,8 +454,7 @@ export class Loupe {
   }
 
   async similar(p: SimilarParams): Promise<SearchResult> {
-    if (!p) bad("similar needs { path }");
-    const k = intParam("k", p.k, 10, 1, LIMITS.k);
+    const k = p.k ?? LIMITS.defaultK;
     const { root, rel } = await this.locate(p.path, p.root);
     let text: string;
     let start: number, end: number;
@@ -531,9 +489,7 @@ export class Loupe {
   }
 
   async explain(p: ExplainParams): Promise<ExplainResult> {
-    if (!p || typeof p !== "object") bad("explain needs { query, path, line }");
-    queryParam(p.query);
-    const line = intParam("line", p.line, 0, 1, Number.MAX_SAFE_INTEGER);
+    const { line } = p;
     const { root, rel } = await this.locate(p.path, p.root);
     const s = root.searcher();
     const doc = this.chunkAt(s, rel, line);

@@ -1,7 +1,7 @@
 // Reads an evaluation set in BEIR layout: corpus.jsonl, queries.jsonl, qrels.tsv.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ErrorCode, LoupeError } from "../errors.js";
+import { ErrorCode, LoupeError } from "@loupe/protocol";
 
 export interface EvalDoc {
   id: string;

@@ -12,8 +12,7 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 import type { ChunkEncoder } from "../core/chunk-encoder.js";
 import { Loupe, type LoupeOptions } from "../core/loupe.js";
-import { ErrorCode, LoupeError } from "../errors.js";
-import type { SearchHit, SearchMode } from "../protocol.js";
+import { ErrorCode, LoupeError, type SearchHit, type SearchMode } from "@loupe/protocol";
 import type { Progress } from "./run.js";
 
 const AnswerSchema = z

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { ChunkLimits } from "../chunk/index.js";
 import type { ChunkEncoder } from "../core/chunk-encoder.js";
 import { Loupe } from "../core/loupe.js";
-import type { SearchMode } from "../protocol.js";
+import type { SearchMode } from "@loupe/protocol";
 import type { Hit } from "../search/topk.js";
 import { docText, type EvalSet } from "./beir.js";
 import { evalResult, type EvalResult, type Progress } from "./run.js";

@@ -4,8 +4,7 @@
 // twin the unit tests use.
 import { open, readdir, readFile, rename, rm, mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ErrorCode, LoupeError } from "../errors.js";
-import { takePidLock } from "../pid-lock.js";
+import { ErrorCode, LoupeError, takePidLock } from "@loupe/protocol";
 
 export interface Directory {
   /** Where the files are, for messages. */

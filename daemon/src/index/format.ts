@@ -8,7 +8,7 @@
 // file of the wrong kind is refused at open. Payload sections that hold typed arrays start at
 // 8-byte offsets, so a reader can view them in place without copying.
 import * as zlib from "node:zlib";
-import { ErrorCode, LoupeError } from "../errors.js";
+import { ErrorCode, LoupeError } from "@loupe/protocol";
 
 /**
  * Bumped whenever any index file's layout changes. New files are written in this version; files

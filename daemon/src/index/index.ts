@@ -6,7 +6,7 @@
 // opening deletes every file the manifest does not name, which in a second writer would include
 // the first one's not-yet-committed segments. Searchers may be many.
 import { randomBytes } from "node:crypto";
-import { ErrorCode, LoupeError } from "../errors.js";
+import { ErrorCode, LoupeError } from "@loupe/protocol";
 import { Bitmap } from "./bitmap.js";
 import { LOCK_FILES, type Directory } from "./directory.js";
 import { mergeSegments } from "./merge.js";

@@ -4,7 +4,7 @@
 // a file the manifest does not name is left over from an interrupted commit or merge and is
 // deleted on open.
 import { z } from "zod";
-import { ErrorCode, LoupeError } from "../errors.js";
+import { ErrorCode, LoupeError } from "@loupe/protocol";
 import { corrupt, PayloadReader, PayloadWriter, READABLE_FORMATS, seal, unseal } from "./format.js";
 
 export const META_FILE = "meta.lpi";

@@ -10,7 +10,7 @@ import { mkdir, open, readFile, rename, rm, writeFile, copyFile } from "node:fs/
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { convertUseLite, CONVERTER_VERSION, HIDDEN_SIZE, MAX_POSITIONS, OUTPUTS, type HeadPrecision } from "./convert/use-lite.js";
-import { ErrorCode, LoupeError } from "../errors.js";
+import { ErrorCode, LoupeError } from "@loupe/protocol";
 import { fingerprintFiles, loadPack, PACK_FORMAT, type Manifest, type ModelPack } from "./pack.js";
 import { readSaeEncoder, SAE_ENCODER_FILE, SAE_META_FILE } from "./sae-format.js";
 import { readTfjsWeights } from "./tfjs-weights.js";

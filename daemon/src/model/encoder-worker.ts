@@ -4,7 +4,7 @@
 // graph and answers `encode` messages in arrival order; vectors come back as transferred buffers.
 // The main-thread side is `threadEncoder` in core/chunk-encoder.ts.
 import { parentPort, workerData } from "node:worker_threads";
-import { isLoupeError } from "../errors.js";
+import { isLoupeError } from "@loupe/protocol";
 import { Encoder, type ProviderChoice } from "./encoder.js";
 import { loadPack } from "./pack.js";
 

@@ -7,7 +7,7 @@ import { availableParallelism } from "node:os";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import ort from "onnxruntime-node";
-import { ErrorCode, LoupeError } from "../errors.js";
+import { ErrorCode, LoupeError } from "@loupe/protocol";
 import type { ModelPack } from "./pack.js";
 import { normalizeForEncoder } from "./normalize.js";
 import { UseTokenizer, windows, type Vocabulary } from "./tokenizer.js";

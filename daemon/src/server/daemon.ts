@@ -1,26 +1,30 @@
 // The daemon process: one per user, serving every client over a private Unix socket with
 // LSP-style JSON-RPC (vscode-jsonrpc framing and the LSP `initialize` / `shutdown` / `exit` and
 // `$/progress` messages). Each socket connection is its own JSON-RPC connection over the one
-// shared Loupe core, so many clients share one index and one loaded model.
+// shared Loupe core, so many clients share one index and one loaded model. Every request's
+// parameters are checked here, once, against the protocol's schema; the handlers (handlers.ts)
+// get typed input.
 //
 // Why not vscode-languageserver's `createConnection`: it is built for one editor per process;
 // it exits the process on `exit` and when the client's processId dies. A shared daemon must
 // outlive every client, so it uses the protocol package's message connection directly.
 import { chmod, mkdir, rm } from "node:fs/promises";
 import { createServer, createConnection as netConnect, type Server, type Socket } from "node:net";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import {
   createMessageConnection, ExitNotification, InitializeRequest, ResponseError, ShutdownRequest, StreamMessageReader,
   SocketMessageWriter, WorkDoneProgress, type MessageConnection, type ProgressToken,
 } from "vscode-languageserver-protocol/node";
+import {
+  ErrorCode, isLoupeError, LIMITS, LoupeError, ParamSchemas, parseParams, PROTOCOL_VERSION, Requests, RPC_ERROR, takePidLock, type StatusResult,
+} from "@loupe/protocol";
 import type { ChunkEncoder } from "../core/chunk-encoder.js";
-import { FrameGuard } from "./frame-guard.js";
-import { RootsFile } from "./roots-file.js";
 import { Loupe } from "../core/loupe.js";
-import type { RootIndex, RootIndexStatus } from "../core/root-index.js";
-import { ErrorCode, isLoupeError, LoupeError } from "../errors.js";
-import { takePidLock } from "../pid-lock.js";
-import { LIMITS, PROTOCOL_VERSION, Requests, RPC_ERROR, type ErrorData, type RootStatus, type StatusResult } from "../protocol.js";
+import type { RootIndex, RootIndexOptions, RootIndexStatus } from "../core/root-index.js";
+import { FrameGuard } from "./frame-guard.js";
+import { requestHandlers, type Handlers } from "./handlers.js";
+import { RootsFile } from "./roots-file.js";
+import { SavedRoots } from "./saved-roots.js";
 
 export interface DaemonOptions {
   cacheDir: string;
@@ -29,10 +33,8 @@ export interface DaemonOptions {
   openEncoder: () => Promise<ChunkEncoder>;
   log: (line: string) => void;
   version: string;
-  /** Root options for the core (tests shorten the debounce). */
-  debounceMs?: number;
-  /** Files per index commit (default 64); the fault suite makes it small to commit and merge often. */
-  batchFiles?: number;
+  /** Root options for the core: tests shorten the debounce; the fault suite commits small batches to commit and merge often. */
+  rootOptions?: Pick<RootIndexOptions, "debounceMs" | "batchFiles">;
 }
 
 export interface RunningDaemon {
@@ -54,50 +56,56 @@ export function socketAlive(path: string): Promise<boolean> {
   });
 }
 
+/** One daemon per socket: `<socket>.lock` names its pid. A lock whose holder is gone (killed, a zombie, a reused pid) is stale and taken over. */
+function lockSocket(socketPath: string): Promise<() => Promise<void>> {
+  return takePidLock(`${socketPath}.lock`, (pid) =>
+    new LoupeError(ErrorCode.DaemonUnavailable, `another Loupe daemon (pid ${pid}) already serves ${socketPath}; use \`loupe daemon stop\` first`));
+}
+
+/** Listens on `path` with the socket file born 0600. */
+async function listenPrivately(server: Server, path: string): Promise<void> {
+  await rm(path, { force: true }); // we hold the lock: any socket file here is stale
+  const oldMask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(path, () => resolve());
+    });
+  } finally {
+    process.umask(oldMask);
+  }
+  await chmod(path, 0o600);
+}
+
 export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
-  const runtime = dirname(o.socketPath);
-  await mkdir(runtime, { recursive: true, mode: 0o700 });
-  const lock = `${o.socketPath}.lock`;
-  // One daemon per socket. A lock whose holder is gone (killed, a zombie, a reused pid) is stale and taken over.
-  const releaseLock = await takePidLock(lock, (pid) =>
-    new LoupeError(ErrorCode.DaemonUnavailable, `another Loupe daemon (pid ${pid}) already serves ${o.socketPath}; use \`loupe daemon stop\` first`));
+  await mkdir(dirname(o.socketPath), { recursive: true, mode: 0o700 });
+  const releaseLock = await lockSocket(o.socketPath);
   const startedAt = new Date().toISOString();
   let lastError: string | null = null;
   const connections = new Set<MessageConnection>();
   await mkdir(o.cacheDir, { recursive: true });
   // Read before anyone is served: no request may save a list that lacks the remembered roots.
   const rootsFile = new RootsFile(join(o.cacheDir, "roots.json"), o.log);
-  let remembered: string[];
   let encoder: ChunkEncoder;
   try {
-    remembered = await rootsFile.load();
+    await rootsFile.load();
     encoder = await o.openEncoder();
   } catch (e) {
     await releaseLock();
     throw e;
   }
-  /** Remembered roots that could not be reopened, with why; they stay remembered and show in status. */
-  const unopened = new Map<string, string>();
   /** Listeners of root status changes (progress reporters of waiting requests). */
   const watchers = new Set<(s: RootIndexStatus) => void>();
   const loupe = new Loupe({
     cacheDir: o.cacheDir,
     encoder,
     log: o.log,
-    rootOptions: { ...(o.debounceMs !== undefined ? { debounceMs: o.debounceMs } : {}), ...(o.batchFiles !== undefined ? { batchFiles: o.batchFiles } : {}) },
+    ...(o.rootOptions ? { rootOptions: o.rootOptions } : {}),
     onRootChange: (s) => {
       for (const w of watchers) w(s);
     },
   });
-
-  /** A remembered root that is not open: not reopened yet (`why` null) or failed to. */
-  function unopenedStatus(root: string, why: string | null): RootStatus {
-    return {
-      root, state: why === null ? "scanning" : "error", files: 0, chunks: 0, latent: { ready: 0, total: 0 }, skipped: 0, pending: 0, progress: null, indexBytes: 0,
-      indexDir: Loupe.indexDirFor(o.cacheDir, root), lifetime: "saved",
-      lastError: why === null ? null : `could not reopen: ${why}. Loupe retries when the daemon restarts or on \`loupe index ${root}\`; \`loupe remove-root ${root}\` forgets it`,
-    };
-  }
+  const saved = new SavedRoots(rootsFile, loupe, o.cacheDir, o.log);
 
   async function status(): Promise<StatusResult> {
     return {
@@ -108,22 +116,18 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       startedAt,
       clients: connections.size,
       pack: { name: encoder.name, fingerprint: encoder.fingerprint, provider: encoder.provider },
-      roots: [
-        ...(await Promise.all(loupe.rootList().map((r) => loupe.rootStatus(r)))),
-        ...rootsFile.list().filter((r) => !loupe.savedRoots().includes(r)).map((r) => unopenedStatus(r, unopened.get(r) ?? null)),
-      ],
-      lastError,
+      roots: [...(await Promise.all(loupe.rootList().map((r) => loupe.rootStatus(r)))), ...saved.notOpen()],
+      lastError: lastError ?? saved.lastError,
     };
   }
 
-  /** Reports a root's indexing on `token` until it is idle. */
-  async function withProgress(conn: MessageConnection, token: ProgressToken | undefined, root: RootIndex, title: string): Promise<void> {
+  /** Reports a root's indexing on `token` until it is idle: first its files (searchable by their words once counted), then their latent vectors. */
+  async function indexing(conn: MessageConnection, token: ProgressToken | undefined, root: RootIndex, title: string): Promise<void> {
     if (token === undefined) return root.whenIdle();
     const send = (value: unknown) => void conn.sendProgress(WorkDoneProgress.type, token, value as never).catch(() => {});
     send({ kind: "begin", title, cancellable: false, percentage: 0 });
     const listener = (s: RootIndexStatus) => {
       if (s.root !== root.root) return;
-      // First the files (searchable by their words once counted), then their latent vectors.
       const [done, total, what] = s.progress ? [s.progress.done, s.progress.total, "files"] : [s.latent.ready, s.latent.total, "files with meaning vectors"];
       if (!s.progress && done >= total) return;
       send({ kind: "report", message: `${done.toLocaleString("en")} / ${total.toLocaleString("en")} ${what}`, percentage: Math.floor((100 * done) / Math.max(total, 1)) });
@@ -137,22 +141,27 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     }
   }
 
-  function guard<P, R>(name: string, body: (params: P) => Promise<R>): (params: P) => Promise<R | ResponseError<ErrorData>> {
-    return async (params: P) => {
-      try {
-        return await body(params);
-      } catch (e) {
-        if (isLoupeError(e)) return new ResponseError(RPC_ERROR.loupe, e.message, { code: e.code });
-        lastError = `${name}: ${(e as Error).message}`;
-        o.log(`request ${name} failed: ${(e as Error).stack ?? e}`);
-        return new ResponseError(RPC_ERROR.internal, `internal error in ${name}: ${(e as Error).message}`, { code: "INTERNAL" });
-      }
-    };
-  }
-
   let stopping: Promise<void> | null = null;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
+  // The stop answer must reach the client before its connection closes.
+  const handlers: Handlers = requestHandlers({ loupe, saved, status, indexing, stopSoon: () => void setTimeout(() => void stop(), 50) });
+
+  /** Checks a request's parameters, runs its handler, and turns errors into answers: LoupeErrors with their code, anything else as INTERNAL (logged). */
+  function answer(method: keyof Handlers, conn: MessageConnection) {
+    const schema = ParamSchemas[method];
+    const handler = handlers[method] as (p: unknown, conn: MessageConnection) => Promise<unknown>;
+    return async (raw: unknown) => {
+      try {
+        return await handler(schema ? parseParams(method, schema, raw) : undefined, conn);
+      } catch (e) {
+        if (isLoupeError(e)) return new ResponseError(RPC_ERROR.loupe, e.message, { code: e.code });
+        lastError = `${method}: ${(e as Error).message}`;
+        o.log(`request ${method} failed: ${(e as Error).stack ?? e}`);
+        return new ResponseError(RPC_ERROR.internal, `internal error in ${method}: ${(e as Error).message}`, { code: "INTERNAL" });
+      }
+    };
+  }
 
   function serve(socket: Socket): void {
     // Messages over LIMITS.messageBytes close the connection before their body is buffered.
@@ -181,91 +190,24 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
     conn.onRequest(InitializeRequest.type, () => ({
       capabilities: {},
       serverInfo: { name: "loupe", version: o.version },
-      // Not LSP: tells Loupe's clients which protocol.ts they talk to.
+      // Not LSP: tells Loupe's clients which protocol they talk to.
       loupe: { protocol: PROTOCOL_VERSION, pid: process.pid },
     }) as never);
     conn.onRequest(ShutdownRequest.type, () => undefined);
     conn.onNotification(ExitNotification.type, drop);
-    conn.onRequest(Requests.status, guard("status", () => status()) as () => Promise<StatusResult | ResponseError<ErrorData>>);
-    conn.onRequest(Requests.search, guard("search", (p) => loupe.search(p)));
-    conn.onRequest(Requests.read, guard("read", (p) => loupe.read(p)));
-    conn.onRequest(Requests.similar, guard("similar", (p) => loupe.similar(p)));
-    conn.onRequest(Requests.explain, guard("explain", (p) => loupe.explain(p)));
-    conn.onRequest(Requests.addRoot, guard("addRoot", async (p) => {
-      if (!p || typeof p.root !== "string") throw new LoupeError(ErrorCode.BadArgument, "addRoot needs { root: <folder> }");
-      if (p.root.length > LIMITS.pathChars) throw new LoupeError(ErrorCode.BadArgument, `root is ${p.root.length} characters; the limit is ${LIMITS.pathChars}`);
-      const r = await loupe.addRoot(p.root, p.session === true ? { session: conn } : {});
-      if (p.session !== true) {
-        await rootsFile.add(r.root);
-        unopened.delete(r.root);
-      }
-      if (p.wait) await withProgress(conn, p.workDoneToken, r, `Indexing ${r.root}`);
-      return loupe.rootStatus(r);
-    }));
-    conn.onRequest(Requests.removeRoot, guard("removeRoot", async (p) => {
-      if (!p || typeof p.root !== "string") throw new LoupeError(ErrorCode.BadArgument, "removeRoot needs { root: <folder> }");
-      // A remembered root that never reopened is forgotten by its path as listed.
-      const listed = [p.root, resolve(p.root)].find((r) => rootsFile.has(r) && !loupe.savedRoots().includes(r));
-      if (listed) {
-        unopened.delete(listed);
-        await rootsFile.remove(listed);
-        await rm(Loupe.indexDirFor(o.cacheDir, listed), { recursive: true, force: true });
-        return status();
-      }
-      const root = await loupe.removeRoot(p.root); // NOT_FOUND for a folder that is not a root
-      await rootsFile.remove(root);
-      o.log(`removed root ${root} and its index`);
-      return status();
-    }));
-    conn.onRequest(Requests.reindex, guard("reindex", async (p) => {
-      await loupe.reindex(p?.root);
-      if (p?.wait) for (const r of loupe.rootList()) if (!p.root || r.root === p.root) await withProgress(conn, p.workDoneToken, r, `Reindexing ${r.root}`);
-      return status();
-    }));
-    conn.onRequest(Requests.stop, () => {
-      // Let the answer reach the client before its connection closes.
-      setTimeout(() => void stop(), 50);
-      return { stopping: true as const };
-    });
+    for (const method of Object.keys(handlers) as Array<keyof Handlers>) conn.onRequest(Requests[method].method, answer(method, conn));
     conn.listen();
   }
 
-  await rm(o.socketPath, { force: true }); // we hold the lock: any socket file here is stale
   const server: Server = createServer(serve);
-  const oldMask = process.umask(0o177); // the socket file is born 0600
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(o.socketPath, () => resolve());
-    });
-  } finally {
-    process.umask(oldMask);
-  }
-  await chmod(o.socketPath, 0o600);
+  await listenPrivately(server, o.socketPath);
   server.on("error", (e) => {
     lastError = `socket: ${e.message}`;
     o.log(`socket error: ${e.message}`);
   });
   o.log(`loupe daemon ${o.version} (pid ${process.pid}) listening on ${o.socketPath}`);
-
-  // Roots from the last run come back (their indexes are reconciled, not rebuilt). One that
-  // cannot be opened now stays remembered: a missing disk must not cost the user their roots.
-  for (const root of remembered) {
-    if (stopping) break;
-    if (!rootsFile.has(root)) continue; // removed while we were reopening the others
-    try {
-      const r = await loupe.addRoot(root);
-      // Opened under another name (a symbolic link retargeted): remember what it resolves to now.
-      if (r.root !== root) {
-        await rootsFile.remove(root);
-        await rootsFile.add(r.root);
-      }
-    } catch (e) {
-      if (!loupe.savedRoots().includes(root)) unopened.set(root, (e as Error).message);
-      lastError = `${root}: ${(e as Error).message}`;
-      o.log(`could not reopen root ${root}: ${(e as Error).message}`);
-    }
-  }
+  // Roots from the last run come back; one that cannot be opened now stays remembered.
+  await saved.reopen(() => stopping !== null);
 
   function stop(): Promise<void> {
     stopping ??= (async () => {

@@ -13,7 +13,7 @@ import { constants, readFileSync } from "node:fs";
 import { open, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import ignore, { type Ignore } from "ignore";
-import { ErrorCode, LoupeError } from "../errors.js";
+import { ErrorCode, LoupeError } from "@loupe/protocol";
 
 /** Files above this many bytes are skipped (default 1 MiB); `WalkOptions.maxFileBytes` overrides. */
 export const DEFAULT_MAX_FILE_BYTES = 1 << 20;

@@ -1,34 +1,23 @@
 // The `explain` tool: why a chunk matches a query — the latent concepts both share (labels and
 // weights) and the query's words found in the chunk (BM25 contributions).
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { z } from "zod";
+import { ExplainParams, LexicalMatch, pathArg, queryArg, rootArg, SearchHit, SharedLatent, z } from "@loupe/protocol";
 import { guarded, ok } from "../result.js";
-import { conceptSchema, hitOut, hitSchema, pathArg, queryArg, READ_ONLY, rootArg } from "../schemas.js";
+import { READ_ONLY } from "../schemas.js";
 import type { DaemonSession } from "../session.js";
 
 export const explainInput = z.strictObject({
   query: queryArg.describe("The search query to explain, as given to `search`."),
   path: pathArg,
   root: rootArg.optional(),
-  line: z.number().int().min(1).describe("A line inside the hit to explain (e.g. its startLine); the indexed chunk covering it is explained."),
+  line: ExplainParams.shape.line.describe("A line inside the hit to explain (e.g. its startLine); the indexed chunk covering it is explained."),
 });
 
 export const explainOutput = z.object({
   query: z.string().describe("The query explained."),
-  hit: hitSchema.describe("The chunk explained; its score is on search's scale (as search would rank it in this root, before spreading a page over files)."),
-  latents: z
-    .array(conceptSchema.extend({
-      queryWeight: z.number().describe("The concept's weight in the query."),
-      chunkWeight: z.number().describe("The concept's weight in the chunk."),
-    }))
-    .describe("Concepts active in both query and chunk, by contribution (weight = queryWeight × chunkWeight)."),
-  lexical: z
-    .array(z.object({
-      term: z.string().describe("A query word (analysed: lower-case, stemmed; identifiers also split into parts)."),
-      tf: z.number().describe("How often it occurs in the chunk."),
-      contribution: z.number().describe("Its BM25 score contribution."),
-    }))
-    .describe("Query words found in the chunk, by contribution."),
+  hit: SearchHit.describe("The chunk explained; its score is on search's scale (as search would rank it in this root, before spreading a page over files)."),
+  latents: z.array(SharedLatent).describe("Concepts active in both query and chunk, by contribution (weight = queryWeight × chunkWeight)."),
+  lexical: z.array(LexicalMatch).describe("Query words found in the chunk, by contribution."),
   lexicalScore: z.number().describe("The exact-words (BM25) score before fusion."),
   latentScore: z.number().describe("The meaning (latent dot product) score before fusion."),
 });
@@ -56,7 +45,7 @@ export function registerExplain(server: McpServer, session: DaemonSession, log: 
           (r.latents.length
             ? `concepts:\n${r.latents.slice(0, 10).map((c) => `  ${c.weight}  ${c.label || `latent ${c.id}`}`).join("\n")}\n`
             : "concepts: none shared\n");
-        return ok({ query: r.query, hit: hitOut(h), latents: r.latents, lexical: r.lexical, lexicalScore: r.lexicalScore, latentScore: r.latentScore }, text);
+        return ok({ query: r.query, hit: h, latents: r.latents, lexical: r.lexical, lexicalScore: r.lexicalScore, latentScore: r.latentScore }, text);
       }, log),
   );
 }

@@ -3,7 +3,7 @@
 // (`OUTSIDE_ROOTS: …`) so an agent can tell a bad path from a daemon that went away.
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { CallToolResult, ServerNotification, ServerRequest } from "@modelcontextprotocol/sdk/types.js";
-import { isLoupeError } from "../errors.js";
+import { isLoupeError } from "@loupe/protocol";
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 

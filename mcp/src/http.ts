@@ -12,9 +12,7 @@ import { join } from "node:path";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import { ErrorCode, LoupeError } from "../errors.js";
-import { runtimeDir } from "../paths.js";
-import { LIMITS } from "../protocol.js";
+import { ErrorCode, LIMITS, LoupeError, runtimeDir } from "@loupe/protocol";
 
 const LOCAL_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
 const TOKEN_FILE = "mcp-token";

@@ -10,9 +10,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
-import { DaemonClient, daemonArgsOf, loupeVersion } from "../client.js";
-import { ErrorCode, LoupeError } from "../errors.js";
-import { LIMITS } from "../protocol.js";
+import { daemonArgsOf, DaemonClient, ErrorCode, LIMITS, LoupeError } from "@loupe/protocol";
 import { loadOrCreateToken, serveHttp } from "./http.js";
 import { DaemonSession } from "./session.js";
 import { MCP_USAGE } from "./usage.js";
@@ -28,9 +26,17 @@ export const INSTRUCTIONS =
   "`similar` finds related code and notes from a passage, `explain` says why a hit matched, `status` shows indexing. " +
   "While the index is still building, results are partial and say so.";
 
+/** What the `loupe` executable tells the MCP server it runs in. */
+export interface McpHost {
+  /** Loupe's version, reported to MCP clients. */
+  version: string;
+  /** The command that runs `loupe`, to start the daemon when none answers (see ClientOptions.loupeCommand). */
+  loupeCommand: string[];
+}
+
 /** One MCP server over a daemon session; stdio uses one, stateless HTTP one per request. */
-export function createMcpServer(session: DaemonSession, log: (line: string) => void): McpServer {
-  const server = new McpServer({ name: "loupe", title: "Loupe", version: loupeVersion() }, { instructions: INSTRUCTIONS });
+export function createMcpServer(session: DaemonSession, log: (line: string) => void, version: string): McpServer {
+  const server = new McpServer({ name: "loupe", title: "Loupe", version }, { instructions: INSTRUCTIONS });
   registerSearch(server, session, log);
   registerRead(server, session, log);
   registerSimilar(server, session, log);
@@ -128,14 +134,12 @@ const OPTIONS = {
   quiet: { type: "boolean" },
 } as const;
 
-
-
 function bad(message: string): never {
   throw new LoupeError(ErrorCode.BadArgument, `${message}\nUsage: ${MCP_USAGE}`);
 }
 
 /** `loupe mcp …` (argv as given to `loupe`, starting with "mcp"). Resolves when the client disconnects. */
-export async function runMcpCommand(argv: string[]): Promise<void> {
+export async function runMcpCommand(argv: string[], host: McpHost): Promise<void> {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -158,13 +162,13 @@ export async function runMcpCommand(argv: string[]): Promise<void> {
     if (!s?.isDirectory()) throw new LoupeError(ErrorCode.WorkspaceRoot, `--root ${root} is not a folder; pass the folder that holds the code and notes to search`);
   }
   const daemonArgs = daemonArgsOf(values);
-  const session = new DaemonSession({ roots, log, connect: () => DaemonClient.connect({ start: true, log, name: "loupe-mcp", daemonArgs }) });
+  const session = new DaemonSession({ roots, log, connect: () => DaemonClient.connect({ start: true, log, name: "loupe-mcp", daemonArgs, loupeCommand: host.loupeCommand }) });
 
   if (values.http !== undefined) {
     const port = Number(values.http);
     if (!Number.isInteger(port) || port < 0 || port > 65535) bad(`--http needs a port number from 0 to 65535, got "${values.http}"`);
     const { token, path: tokenFile } = await loadOrCreateToken();
-    const http = await serveHttp(port, token, (transport) => connectMcpServer(createMcpServer(session, log), transport));
+    const http = await serveHttp(port, token, (transport) => connectMcpServer(createMcpServer(session, log, host.version), transport));
     log(`listening on http://127.0.0.1:${http.port}/mcp (workspace roots: ${roots.join(", ")}); clients send "Authorization: Bearer <token>" with the token in ${tokenFile} (\`loupe mcp token\` prints it)`);
     session.warmUp();
     await new Promise<void>((done) => {
@@ -176,7 +180,7 @@ export async function runMcpCommand(argv: string[]): Promise<void> {
     return;
   }
 
-  const server = createMcpServer(session, log);
+  const server = createMcpServer(session, log, host.version);
   const lines = new LineLimit(LIMITS.messageBytes, () =>
     void transport.send(errorAnswer(null, -32700, `Parse error: message over ${LIMITS.messageBytes} bytes; send one JSON-RPC message per line, each under ${LIMITS.messageBytes >> 20} MiB`)).catch(() => {}),
   );

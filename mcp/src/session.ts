@@ -3,8 +3,7 @@
 // after the daemon went away reconnects on the next call — restarting it, and the daemon brings
 // its roots back from `roots.json`. The session also keeps tools inside this server's roots:
 // the daemon serves every root its user added, an MCP server only the ones it was started with.
-import type { DaemonClient } from "../client.js";
-import { ErrorCode, isLoupeError, LoupeError } from "../errors.js";
+import { ErrorCode, isLoupeError, LoupeError, type DaemonClient } from "@loupe/protocol";
 
 export interface SessionOptions {
   /** Workspace roots, absolute (the `--root` folders). */

@@ -2,8 +2,7 @@
 // errors), the model pack and the daemon. With waitSeconds it waits for indexing to finish,
 // sending `notifications/progress` when the client gave a progress token.
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { z } from "zod";
-import type { RootStatus, StatusResult } from "../../protocol.js";
+import { RootStatus, z, type StatusResult } from "@loupe/protocol";
 import { guarded, ok, reportProgress } from "../result.js";
 import { READ_ONLY } from "../schemas.js";
 import type { DaemonSession } from "../session.js";
@@ -21,17 +20,8 @@ export const statusInput = z.strictObject({
     .describe(`Wait up to this many seconds (at most ${MAX_WAIT_SECONDS}) for indexing to finish before answering; default 0 (answer at once). Progress is reported while waiting.`),
 });
 
-const rootSchema = z.object({
-  root: z.string().describe("The workspace root (absolute)."),
-  state: z.enum(["scanning", "indexing", "watching", "idle", "error"]).describe("scanning/indexing: not fully searchable yet; watching: up to date and following changes; idle: up to date; error: see lastError."),
-  files: z.number().int().describe("Files in the index."),
-  chunks: z.number().int().describe("Chunks in the index."),
-  skipped: z.number().int().describe("Paths skipped by ignore rules or content checks (binary, too large, …)."),
-  pending: z.number().int().describe("Changed files seen but not yet searchable."),
-  progress: z.object({ done: z.number().int(), total: z.number().int() }).nullable().describe("During indexing: files done of total."),
-  lastError: z.string().nullable().describe("The root's last error, if any."),
-  latent: z.object({ ready: z.number().int(), total: z.number().int() }).describe("Files whose meaning vectors are computed, of those indexed; until then a file is found by its words only."),
-  lifetime: z.enum(["saved", "session"]).describe("session: added by this MCP server's --root, served while it runs; saved: added with `loupe index`, kept across restarts."),
+const rootSchema = RootStatus.omit({ indexBytes: true, indexDir: true }).extend({
+  lifetime: RootStatus.shape.lifetime.describe("session: added by this MCP server's --root, served while it runs; saved: added with `loupe index`, kept across restarts."),
 });
 
 export const statusOutput = z.object({

@@ -2,25 +2,24 @@
 // languages and across code and notes (the passage is encoded like a document and searched in
 // the latent channel only; the passage itself is left out).
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { z } from "zod";
-import { indexingNote, LIMITS, type SimilarParams } from "../../protocol.js";
+import { filterShape, intArg, indexingField, indexingNote, LIMITS, pathArg, rootArg, SearchHit, z, SimilarParams } from "@loupe/protocol";
 import { guarded, ok, reportProgress } from "../result.js";
-import { filterShape, hitOut, hitSchema, hitText, indexingSchema, pathArg, READ_ONLY, rootArg } from "../schemas.js";
+import { hitText, READ_ONLY } from "../schemas.js";
 import type { DaemonSession } from "../session.js";
 
 export const similarInput = z.strictObject({
   path: pathArg,
   root: rootArg.optional(),
-  startLine: z.number().int().min(1).optional().describe("First line of the passage, 1-based. Without startLine/endLine the passage is the file's first chunk."),
-  endLine: z.number().int().min(1).optional().describe("Last line of the passage, inclusive."),
-  limit: z.number().int().min(1).max(LIMITS.k).optional().describe(`Hits to return; default 10, at most ${LIMITS.k}.`),
+  startLine: SimilarParams.shape.startLine.unwrap().optional().describe("First line of the passage, 1-based. Without startLine/endLine the passage is the file's first chunk."),
+  endLine: SimilarParams.shape.endLine.unwrap().optional().describe("Last line of the passage, inclusive."),
+  limit: intArg("limit", 1, LIMITS.k).optional().describe(`Hits to return; default 10, at most ${LIMITS.k}.`),
   ...filterShape,
 });
 
 export const similarOutput = z.object({
   passage: z.string().describe("The passage searched from, as path:startLine-endLine."),
-  hits: z.array(hitSchema).describe("Most similar first; the passage itself is left out."),
-  indexing: indexingSchema,
+  hits: z.array(SearchHit).describe("Most similar first; the passage itself is left out."),
+  indexing: indexingField,
 });
 
 export function registerSimilar(server: McpServer, session: DaemonSession, log: (line: string) => void): void {
@@ -61,7 +60,7 @@ export function registerSimilar(server: McpServer, session: DaemonSession, log: 
           (result.hits.length === 0
             ? `nothing similar to ${result.query} found.\n`
             : `${result.hits.length} chunks similar to ${result.query}:\n` + result.hits.map((h, i) => hitText(h, i + 1, absolute)).join(""));
-        return ok({ passage: result.query, hits: result.hits.map(hitOut), indexing: result.indexing }, text);
+        return ok({ passage: result.query, hits: result.hits, indexing: result.indexing }, text);
       }, log),
   );
 }

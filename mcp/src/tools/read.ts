@@ -2,11 +2,9 @@
 // real location (after `..` and symbolic links) is outside the roots, and files the ignore rules
 // skip; this tool only chooses the window and numbers the lines for the text mirror.
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { z } from "zod";
-import { ErrorCode, LoupeError } from "../../errors.js";
-import { LIMITS } from "../../protocol.js";
+import { ErrorCode, ExplainParams, LIMITS, LoupeError, pathArg, ReadParams, rootArg, z } from "@loupe/protocol";
 import { guarded, ok } from "../result.js";
-import { pathArg, READ_ONLY, rootArg } from "../schemas.js";
+import { READ_ONLY } from "../schemas.js";
 import type { DaemonSession } from "../session.js";
 
 /** Lines around `line` when only a line is given: a chunk is at most 60 lines, so this covers the chunk holding it. */
@@ -19,9 +17,9 @@ export const MAX_LINES = 500;
 export const readInput = z.strictObject({
   path: pathArg,
   root: rootArg.optional(),
-  startLine: z.number().int().min(1).optional().describe("First line to return, 1-based (a hit's startLine). Default 1, or 10 lines before `line`."),
-  endLine: z.number().int().min(1).optional().describe(`Last line to return, inclusive (a hit's endLine). Default ${DEFAULT_LINES} lines from startLine; at most ${MAX_LINES} lines per call.`),
-  line: z.number().int().min(1).optional().describe("A line of interest (e.g. from a hit or a stack trace): without startLine/endLine, returns the 60 lines around it."),
+  startLine: ReadParams.shape.startLine.describe("First line to return, 1-based (a hit's startLine). Default 1, or 10 lines before `line`."),
+  endLine: ReadParams.shape.endLine.describe(`Last line to return, inclusive (a hit's endLine). Default ${DEFAULT_LINES} lines from startLine; at most ${MAX_LINES} lines per call.`),
+  line: ExplainParams.shape.line.optional().describe("A line of interest (e.g. from a hit or a stack trace): without startLine/endLine, returns the 60 lines around it."),
 });
 
 export const readOutput = z.object({

@@ -3,23 +3,18 @@
 // (not an error): partial results are better than none.
 import { createHash } from "node:crypto";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { z } from "zod";
-import { ErrorCode, LoupeError } from "../../errors.js";
-import { indexingNote, LIMITS, SEARCH_MODES, type SearchParams } from "../../protocol.js";
+import { ErrorCode, filterShape, intArg, modeArg, indexingField, indexingNote, LIMITS, LoupeError, queryArg, SEARCH_MODES, SearchHit, z, type SearchParams } from "@loupe/protocol";
 import { guarded, ok, reportProgress } from "../result.js";
-import { filterShape, hitOut, hitSchema, hitText, indexingSchema, queryArg, READ_ONLY } from "../schemas.js";
+import { hitText, READ_ONLY } from "../schemas.js";
 import type { DaemonSession } from "../session.js";
 
 /** Longer than any cursor encodeCursor makes (about 40 characters). */
 const CURSOR_CHARS = 200;
 
 export const searchInput = z.strictObject({
-  query: queryArg.describe('What to find, in words or identifiers: a question ("where do failed HTTP calls get retried"), a concept, or a name (`parseConfig`). Matches meaning across phrasings and languages, and exact words.'),
-  limit: z.number().int().min(1).max(LIMITS.k).optional().describe(`Hits per page; default 10, at most ${LIMITS.k}.`),
-  mode: z
-    .enum(SEARCH_MODES)
-    .optional()
-    .describe("hybrid (default, best for most queries): meaning and exact words together; latent: meaning only (paraphrases, other natural languages); lexical: exact words and identifiers only."),
+  query: queryArg,
+  limit: intArg("limit", 1, LIMITS.k).optional().describe(`Hits per page; default 10, at most ${LIMITS.k}.`),
+  mode: modeArg.optional(),
   ...filterShape,
   cursor: z
     .string()
@@ -31,9 +26,9 @@ export const searchInput = z.strictObject({
 export const searchOutput = z.object({
   query: z.string().describe("The query as searched."),
   mode: z.enum(SEARCH_MODES).describe("The retrieval mode used."),
-  hits: z.array(hitSchema).describe("Best first."),
+  hits: z.array(SearchHit).describe("Best first."),
   nextCursor: z.string().nullable().describe("Pass as `cursor` with the same arguments for the next page; null when there are no more hits."),
-  indexing: indexingSchema,
+  indexing: indexingField,
 });
 
 type SearchArgs = z.infer<typeof searchInput>;
@@ -105,7 +100,7 @@ export function registerSearch(server: McpServer, session: DaemonSession, log: (
             ? `no hits for ${JSON.stringify(result.query)} (${result.mode})${offset > 0 ? " on this page" : ""}. Try other words, mode "latent" for paraphrases, or fewer filters.\n`
             : `${result.hits.length} hits for ${JSON.stringify(result.query)} (${result.mode}):\n` + result.hits.map((h, i) => hitText(h, offset + i + 1, absolute)).join("")) +
           (nextCursor ? `more: call search again with the same arguments and cursor "${nextCursor}"\n` : "");
-        return ok({ query: result.query, mode: result.mode, hits: result.hits.map(hitOut), nextCursor, indexing: result.indexing }, text);
+        return ok({ query: result.query, mode: result.mode, hits: result.hits, nextCursor, indexing: result.indexing }, text);
       }, log),
   );
 }

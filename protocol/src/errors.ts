@@ -40,6 +40,7 @@ export class LoupeError extends Error {
   }
 }
 
+/** True for a LoupeError, also one made by another copy of this package (an extension bundles its own). */
 export function isLoupeError(e: unknown): e is LoupeError {
-  return e instanceof LoupeError;
+  return e instanceof LoupeError || (e instanceof Error && e.name === "LoupeError" && typeof (e as { code?: unknown }).code === "string");
 }

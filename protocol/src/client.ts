@@ -1,14 +1,11 @@
-// A typed client for the daemon (the CLI and the MCP server use it; the VS Code extension
-// speaks the same protocol.ts through vscode-languageclient). `DaemonClient.connect` attaches
+// A typed client for the daemon (the CLI, the MCP server and `loupe lsp` use it). `DaemonClient.connect` attaches
 // to the user's daemon, starting it in the background when none answers, and turns error
 // answers back into LoupeErrors with their codes.
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { mkdir, open, readFile } from "node:fs/promises";
 import { createConnection as netConnect, type Socket } from "node:net";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   createMessageConnection, InitializeRequest, ResponseError, SocketMessageReader, SocketMessageWriter, WorkDoneProgress,
   type MessageConnection, type RequestType, type WorkDoneProgressBegin, type WorkDoneProgressReport, type WorkDoneProgressEnd,
@@ -16,12 +13,8 @@ import {
 import { ErrorCode, LoupeError, type ErrorCode as Code } from "./errors.js";
 import { cacheDir as defaultCacheDir, socketPath as defaultSocketPath } from "./paths.js";
 import { lockHolder } from "./pid-lock.js";
-import {
-  Requests, type ErrorData, type ExplainParams, type ExplainResult, type ReadParams, type ReadResult, type RootStatus, type SearchParams,
-  type SearchResult, type SimilarParams, type StatusResult,
-} from "./protocol.js";
-
-const BIN = fileURLToPath(new URL("../bin/loupe.js", import.meta.url));
+import { Requests, type ErrorData } from "./protocol.js";
+import type { ExplainParams, ExplainResult, ReadParams, ReadResult, RootStatus, SearchParams, SearchResult, SimilarParams, StatusResult } from "./schemas.js";
 
 export interface ClientOptions {
   socketPath?: string;
@@ -32,6 +25,8 @@ export interface ClientOptions {
   startTimeoutMs?: number;
   /** Extra arguments for `loupe daemon run` when starting it (e.g. ["--provider", "cpu"]). */
   daemonArgs?: string[];
+  /** The command that runs Loupe's CLI, to start a daemon with: default `["loupe"]` from PATH; the CLI passes `[node, its bin/loupe.js]`. */
+  loupeCommand?: string[];
   env?: NodeJS.ProcessEnv;
   /** Told when a daemon is being started, and where its log goes. */
   log?: (line: string) => void;
@@ -53,11 +48,6 @@ function connectSocket(path: string): Promise<Socket> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Loupe's version, from the daemon package's manifest (the CLI, the daemon and the MCP server report it). */
-export function loupeVersion(): string {
-  return (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
-}
 
 /** The model options a client passes to the daemon it starts (`loupe daemon run` arguments). */
 export function daemonArgsOf(o: { provider?: string | undefined; threads?: string | undefined; pack?: string | undefined }): string[] {
@@ -83,17 +73,25 @@ export function daemonEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 /** Starts `loupe daemon run` detached, its output appended to `<cacheDir>/daemon.log`; resolves once it answers. */
-export async function startDaemonProcess(o: Required<Pick<ClientOptions, "socketPath" | "cacheDir" | "startTimeoutMs" | "daemonArgs">> & { env: NodeJS.ProcessEnv }): Promise<Socket> {
+export async function startDaemonProcess(o: Required<Pick<ClientOptions, "socketPath" | "cacheDir" | "startTimeoutMs" | "daemonArgs" | "loupeCommand">> & { env: NodeJS.ProcessEnv }): Promise<Socket> {
   await mkdir(o.cacheDir, { recursive: true });
   const logFile = join(o.cacheDir, "daemon.log");
   const log = await open(logFile, "a", 0o600);
-  const child = spawn(process.execPath, [BIN, "daemon", "run", ...o.daemonArgs], {
+  const [command, ...args] = o.loupeCommand;
+  if (!command) throw new LoupeError(ErrorCode.DaemonUnavailable, "no command to start the Loupe daemon with (loupeCommand is empty)");
+  const child = spawn(command, [...args, "daemon", "run", ...o.daemonArgs], {
     detached: true,
     stdio: ["ignore", log.fd, log.fd],
     env: { ...daemonEnv(o.env), LOUPE_CACHE_DIR: o.cacheDir, LOUPE_SOCKET: o.socketPath },
   });
   let exited: number | null = null;
+  let spawnError: string | null = null;
   child.once("exit", (code) => (exited = code ?? 1));
+  // ENOENT: `loupe` is not on PATH (the editor extension's setting points nowhere).
+  child.once("error", (e) => {
+    spawnError = `could not run ${JSON.stringify(command)} to start the Loupe daemon: ${e.message}; install Loupe or set the path of its \`loupe\` executable`;
+    exited = 127;
+  });
   child.unref();
   await log.close();
   const deadline = Date.now() + o.startTimeoutMs;
@@ -113,6 +111,7 @@ export async function startDaemonProcess(o: Required<Pick<ClientOptions, "socket
           await sleep(100);
           continue;
         }
+        if (spawnError) throw new LoupeError(ErrorCode.DaemonUnavailable, spawnError);
         const tail = (await readFile(logFile, "utf8").catch(() => "")).trim().split("\n").slice(-5).join("\n");
         throw new LoupeError(ErrorCode.DaemonUnavailable, `the Loupe daemon exited with code ${exited} while starting. Its log (${logFile}) ends:\n${tail}`);
       }
@@ -170,7 +169,7 @@ export class DaemonClient {
       const cacheDir = options.cacheDir ?? defaultCacheDir(env);
       options.log?.(`starting the Loupe daemon (log: ${join(cacheDir, "daemon.log")})`);
       await mkdir(dirname(socketPath), { recursive: true, mode: 0o700 });
-      socket = await startDaemonProcess({ socketPath, cacheDir, env, startTimeoutMs: options.startTimeoutMs ?? 120_000, daemonArgs: options.daemonArgs ?? [] });
+      socket = await startDaemonProcess({ socketPath, cacheDir, env, startTimeoutMs: options.startTimeoutMs ?? 120_000, daemonArgs: options.daemonArgs ?? [], loupeCommand: options.loupeCommand ?? ["loupe"] });
     }
     const conn = createMessageConnection(new SocketMessageReader(socket), new SocketMessageWriter(socket));
     conn.listen();
