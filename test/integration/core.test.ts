@@ -253,14 +253,14 @@ describe("Loupe core", () => {
     await mkdir(other);
     await loupe.addRoot(other);
     const encodedBefore = (loupe.encoder as ReturnType<typeof fakeEncoder>).encoded.length;
-    const cases: Array<[string, Promise<unknown>, RegExp]> = [
-      ["invalid glob", loupe.search({ query: "kiwi", paths: ["[invalid"] }), /paths: "\[invalid" is not a valid glob/],
-      ["invalid exclude glob", loupe.search({ query: "kiwi", exclude: ["a/[b"] }), /exclude: "a\/\[b" is not a valid glob/],
-      ["line past the end", loupe.read({ path: "a.md", startLine: 40 }), /startLine must be from 1 to 3 \(the last line of a\.md\), got 40/],
-      ["end before start", loupe.read({ path: "a.md", startLine: 3, endLine: 2 }), /endLine must be at least startLine \(3\), got 2/],
+    const cases: Array<[string, () => Promise<unknown>, RegExp]> = [
+      ["invalid glob", () => loupe.search({ query: "kiwi", paths: ["[invalid"] }), /paths: "\[invalid" is not a valid glob/],
+      ["invalid exclude glob", () => loupe.search({ query: "kiwi", exclude: ["a/[b"] }), /exclude: "a\/\[b" is not a valid glob/],
+      ["line past the end", () => loupe.read({ path: "a.md", startLine: 40 }), /startLine must be from 1 to 3 \(the last line of a\.md\), got 40/],
+      ["end before start", () => loupe.read({ path: "a.md", startLine: 3, endLine: 2 }), /endLine must be at least startLine \(3\), got 2/],
     ];
-    for (const [name, p, message] of cases) {
-      const e = (await p.then(() => null, (x: unknown) => x)) as { code: string; message: string } | null;
+    for (const [name, call, message] of cases) {
+      const e = (await call().then(() => null, (x: unknown) => x)) as { code: string; message: string } | null;
       expect(e, name).not.toBeNull();
       expect(e!.code, name).toBe("BAD_ARGUMENT");
       expect(e!.message, name).toMatch(message);

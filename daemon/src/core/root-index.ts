@@ -1,47 +1,27 @@
-// One workspace root kept in sync with its on-disk index. The watcher and the start-up scan only
-// mark root-relative paths dirty; one drain loop at a time takes dirty paths in batches, reads
-// each file's current state (whatever event announced it), re-chunks changed files, encodes
-// only chunks whose content hash has no vector yet, and commits. The table of indexed files
-// (size, mtime, content hash) rides in the index manifest's commit data, so files and chunks
-// can never disagree after a crash: a killed daemon restarts from the last commit and the
-// start-up scan (size + mtime, then content hash) finds whatever changed since.
-import { rm } from "node:fs/promises";
-import { join, relative, sep } from "node:path";
+// One workspace root kept in sync with its on-disk index: the scheduling half. The watcher and
+// the start-up scan only mark root-relative paths dirty; one drain loop at a time takes dirty
+// paths in batches and hands them to the pipeline (root-pipeline.ts: read, chunk, index, commit),
+// then, when no change is waiting, lets the pipeline compute latent vectors a small batch at a
+// time, so an edit never waits for more than one batch of encoding. It keeps the state, the
+// progress and the waiters that clients see.
+import { relative, sep } from "node:path";
 import { watch, type FSWatcher } from "chokidar";
-import { analyze, ANALYZER_VERSION } from "../analysis/analyzer.js";
-import { fileKind, isDocumentation, languageOf } from "../file-types.js";
-import { CHUNKER_VERSION, chunkFile, DEFAULT_LIMITS, type ChunkLimits, type SymbolChunk } from "../chunk/index.js";
-import { ErrorCode, isLoupeError, type RootState, type RootStatus } from "@loupe/protocol";
-import { FsDirectory } from "../index/directory.js";
-import { Index, type Searcher } from "../index/index.js";
-import { DEFAULT_MERGE_POLICY, type MergePolicy } from "../index/merge-policy.js";
-import type { ChunkMeta } from "../index/segment-writer.js";
-import { DOC_ID_U16_LIMIT } from "../index/serializer.js";
-import type { SparseVector } from "../sparse-vector.js";
-import { DEFAULT_MAX_FILE_BYTES, readWorkspaceFile, RulesCache, walkWorkspace, IGNORE_FILES } from "../workspace/ignore.js";
-import type { ChunkEncoder } from "./chunk-encoder.js";
-import { ChunkTextReader, sha, sliceChunk } from "./chunk-text.js";
-import type { VectorCache } from "./vector-cache.js";
+import type { RootState, RootStatus } from "@loupe/protocol";
+import type { Searcher } from "../index/index.js";
+import { IGNORE_FILES } from "../workspace/ignore.js";
+import { RootPipeline, type PipelineOptions } from "./root-pipeline.js";
 
-export interface RootIndexOptions {
-  root: string;
-  indexDir: string;
-  encoder: ChunkEncoder;
-  vectors: VectorCache;
-  log?: (line: string) => void;
+export interface RootIndexOptions extends PipelineOptions {
   /** Watch for changes after the first scan; default true (`loupe eval --workspace` indexes once). */
   watch?: boolean;
-  /** Quiet time after the last event before a batch is taken; default 25 ms. */
+  /** Quiet time after the last event before a batch is taken; default ROOT_DEFAULTS.debounceMs. */
   debounceMs?: number;
-  /** Changed files per commit; default 64 (bounds how stale search is while a large tree indexes). */
+  /** Changed files per commit; default ROOT_DEFAULTS.batchFiles (bounds how stale search is while a large tree indexes). */
   batchFiles?: number;
   /** Dirty paths kept before falling back to a full rescan (bounded memory during huge bursts); default 20,000. */
   maxDirty?: number;
-  maxFileBytes?: number;
   /** With watching: a full reconcile this often, in case the watcher missed an event; default 5 minutes. */
   rescanIntervalMs?: number;
-  /** Chunk size limits; default DEFAULT_LIMITS (60 lines / 1,500 characters). */
-  chunkLimits?: ChunkLimits;
   /** Called whenever the status changes meaningfully (progress, state). */
   onChange?: (status: RootIndexStatus) => void;
 }
@@ -49,66 +29,16 @@ export interface RootIndexOptions {
 /** A root's status as its index knows it; the core adds whether the root is saved or a session's. */
 export type RootIndexStatus = Omit<RootStatus, "lifetime">;
 
-interface FileEntry {
-  size: number;
-  mtimeMs: number;
-  hash: string;
-}
-
-/**
- * Chunks per encoder call in phase 2. The daemon's encoder runs 8 windows at a time anyway, so a
- * slice of 32 chunks (~100 windows) is still a dozen full runs, and a closing root stops after
- * the slice in hand.
- */
-const ENCODE_SLICE = 32;
-/**
- * Files whose latent vectors one phase-2 commit brings. Small, because changes wait for the
- * batch in hand: 16 files of code are about 50 chunks, some seconds of encoding on 2 cores.
- */
-const LATENT_BATCH_FILES = 16;
-/**
- * When phase 2 empties after at least this many files, small segments are merged pairwise until
- * no two fit in 65,536 chunks (the most that keep 16-bit doc ids). Edits stay on the default
- * policy: a compaction rewrites each chunk of a 10k-chunk root about 3 times (a few seconds).
- */
-const COMPACT_AFTER_FILES = 256;
-const COMPACT_POLICY: MergePolicy = { ...DEFAULT_MERGE_POLICY, factor: 2, minDocs: DOC_ID_U16_LIMIT, maxDocs: DOC_ID_U16_LIMIT };
-const EMPTY_VECTOR: SparseVector = { ids: new Uint32Array(0), weights: new Float32Array(0) };
-
-/**
- * Lets waiting requests run between files: reading, chunking and analysing are synchronous, and
- * a batch of them held searches for 100–300 ms (measured on vuejs/core + fastify).
- */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** Defaults of RootIndexOptions: quiet time before a batch of watcher events is applied, and files per phase-1 batch. */
-export const ROOT_DEFAULTS = { debounceMs: 25, batchFiles: 64 } as const;
-
-/** Commit data layout version; a mismatch rebuilds the file table from a rescan. */
-const TABLE_VERSION = 1;
+/** Defaults of RootIndexOptions, in one place: quiet time before a batch of watcher events is applied, files per phase-1 batch. */
+export const ROOT_DEFAULTS = { debounceMs: 25, batchFiles: 64, maxDirty: 20_000, rescanIntervalMs: 5 * 60_000 } as const;
 
 export class RootIndex {
   state: RootState = "scanning";
   lastError: string | null = null;
   skipped = 0;
   progress: { done: number; total: number } | null = null;
-  /** Chunks encoded vs reused since start (cache or index), for tests and benchmarks. */
-  readonly counters = { encoded: 0, reused: 0, commits: 0 };
 
-  private files = new Map<string, FileEntry>();
   private dirty = new Set<string>();
-  /** Files committed lexically whose latent vectors are still to be computed (phase 2). */
-  private latentPending = new Set<string>();
-  /**
-   * Whether this root is a code repository rather than a notes vault: source files are at least
-   * a quarter of its source and documentation files (search then ranks its documentation below
-   * its code, see search/rerank.ts); updated whenever phase 1 changes the file set.
-   */
-  codeRoot = false;
-  /** Known files chunked by another CHUNKER_VERSION, to chunk again even though unchanged. */
-  private rechunk = new Set<string>();
-  /** Files phase 2 has encoded since the last compaction (see COMPACT_AFTER_FILES). */
-  private encodedSinceCompaction = 0;
   private rescan = true;
   private watcher: FSWatcher | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -116,63 +46,34 @@ export class RootIndex {
   private draining: Promise<void> | null = null;
   private idleWaiters: Array<() => void> = [];
   private closed = false;
-  private readonly rules: RulesCache;
   private readonly log: (line: string) => void;
+  private readonly debounceMs: number;
 
   private constructor(
-    readonly root: string,
-    private index: Index,
+    private readonly pipeline: RootPipeline,
     private readonly o: RootIndexOptions,
   ) {
-    this.rules = new RulesCache(root);
     this.log = o.log ?? (() => {});
-    this.loadTable();
+    this.debounceMs = o.debounceMs ?? ROOT_DEFAULTS.debounceMs;
   }
 
-  /**
-   * Opens (or creates) the index of `root`. An index the current Loupe cannot use (another model
-   * pack, another format or analyzer version, or corrupt) holds only derived data: it is deleted
-   * and rebuilt from the files, and the reason is logged.
-   */
+  /** Opens (or creates, or rebuilds) the root's index; `start` begins watching and indexing. */
   static async open(o: RootIndexOptions): Promise<RootIndex> {
-    const options = { pack: o.encoder.fingerprint, analyzer: ANALYZER_VERSION };
-    let index: Index;
-    try {
-      index = await Index.open(await FsDirectory.open(o.indexDir), options);
-    } catch (e) {
-      // A locked index belongs to another writer: never delete it, say so.
-      if (!isLoupeError(e) || e.code === ErrorCode.IndexLocked) throw e;
-      o.log?.(`${o.root}: ${e.message.split(";")[0]} — rebuilding the index from the files`);
-      await rm(o.indexDir, { recursive: true, force: true });
-      index = await Index.open(await FsDirectory.open(o.indexDir), options);
-    }
-    return new RootIndex(o.root, index, o);
+    return new RootIndex(await RootPipeline.open(o), o);
   }
 
-  private countKinds(): void {
-    let code = 0, docs = 0;
-    for (const path of this.files.keys()) {
-      if (fileKind(path) === "code") code++;
-      else if (isDocumentation(path)) docs++;
-    }
-    this.codeRoot = code > 0 && code * 4 >= code + docs;
+  get root(): string {
+    return this.pipeline.root;
   }
 
-  private loadTable(): void {
-    // Entries are [path, size, mtime, hash] plus 0 when the file's latent vectors are pending
-    // (written that way so tables of earlier versions read as complete).
-    const data = this.index.commitData as { v?: number; chunker?: number | null; files?: Array<[string, number, number, string, 0?]> } | null;
-    if (data?.v !== TABLE_VERSION || !Array.isArray(data.files)) return;
-    for (const [path, size, mtimeMs, hash, latent] of data.files) {
-      this.files.set(path, { size, mtimeMs, hash });
-      if (latent === 0) this.latentPending.add(path);
-    }
-    this.countKinds();
-    // Tables written before the chunker version was recorded hold version 1's chunks.
-    if ((data.chunker ?? 1) !== CHUNKER_VERSION) {
-      this.rechunk = new Set(this.files.keys());
-      this.log(`${this.root}: chunked by chunker version ${data.chunker ?? 1}; chunking ${this.rechunk.size} files again with version ${CHUNKER_VERSION} (unchanged chunks keep their vectors)`);
-    }
+  /** Chunks encoded vs reused since start, and commits, for tests and benchmarks. */
+  get counters(): { encoded: number; reused: number; commits: number } {
+    return this.pipeline.counters;
+  }
+
+  /** Whether this root is a code repository rather than a notes vault (see RootPipeline.codeRoot). */
+  get codeRoot(): boolean {
+    return this.pipeline.codeRoot;
   }
 
   /** Starts watching (unless disabled) and schedules the start-up scan. */
@@ -181,11 +82,10 @@ export class RootIndex {
       await this.startWatcher();
       // A safety net under the watcher: a periodic reconcile (stat only for unchanged files)
       // heals any event the OS or the watcher dropped.
-      const every = this.o.rescanIntervalMs ?? 5 * 60_000;
       this.rescanTimer = setInterval(() => {
         this.rescan = true;
         this.kick(0);
-      }, every);
+      }, this.o.rescanIntervalMs ?? ROOT_DEFAULTS.rescanIntervalMs);
       this.rescanTimer.unref();
     }
     this.rescan = true;
@@ -193,7 +93,7 @@ export class RootIndex {
   }
 
   searcher(): Searcher {
-    return this.index.searcher();
+    return this.pipeline.searcher();
   }
 
   get indexDir(): string {
@@ -204,8 +104,8 @@ export class RootIndex {
     return {
       root: this.root,
       state: this.state,
-      files: this.files.size,
-      chunks: this.index.searcher().liveDocs,
+      files: this.pipeline.fileCount,
+      chunks: this.pipeline.searcher().liveDocs,
       latent: this.latent,
       skipped: this.skipped,
       pending: this.dirty.size,
@@ -218,17 +118,22 @@ export class RootIndex {
 
   /** True while the start-up scan, a batch of changes or latent vectors are in progress or queued. */
   get busy(): boolean {
-    return this.draining !== null || this.dirty.size > 0 || this.rescan || this.timer !== null || this.latentPending.size > 0;
+    return this.draining !== null || this.queued();
+  }
+
+  /** Work waiting besides a drain in progress. */
+  private queued(): boolean {
+    return this.dirty.size > 0 || this.rescan || this.timer !== null || this.pipeline.latentBacklog;
   }
 
   /** Files whose latent vectors are in the index, of all indexed files. */
   get latent(): { ready: number; total: number } {
-    return { ready: this.files.size - this.latentPending.size, total: this.files.size };
+    return this.pipeline.latent;
   }
 
   /** Is `path` in the index without (some of) its latent vectors yet? Search scores such chunks lexically. */
   latentMissing(path: string): boolean {
-    return this.latentPending.has(path);
+    return this.pipeline.latentMissing(path);
   }
 
   /** Resolves when no change is queued or being processed. */
@@ -240,11 +145,7 @@ export class RootIndex {
   /** Forgets the index and indexes every file again. */
   async reindex(): Promise<void> {
     await this.draining;
-    for (const path of this.files.keys()) this.index.deletePath(path);
-    this.files.clear();
-    this.latentPending.clear();
-    await this.commit();
-    this.countKinds();
+    await this.pipeline.clear();
     this.rescan = true;
     this.kick(0);
   }
@@ -256,7 +157,7 @@ export class RootIndex {
     this.timer = null;
     await this.watcher?.close();
     await this.draining;
-    await this.index.close();
+    await this.pipeline.close();
     for (const w of this.idleWaiters.splice(0)) w();
   }
 
@@ -267,6 +168,7 @@ export class RootIndex {
   }
 
   private async startWatcher(): Promise<void> {
+    const rules = this.pipeline.rules;
     const watcher = watch(this.root, {
       ignoreInitial: true,
       followSymlinks: false,
@@ -274,7 +176,7 @@ export class RootIndex {
         const rel = this.rel(abs);
         if (rel === "" || rel.startsWith("..")) return false;
         try {
-          return this.rules.check(rel, stats?.isDirectory() ?? false) !== null;
+          return rules.check(rel, stats?.isDirectory() ?? false) !== null;
         } catch {
           return false;
         }
@@ -287,7 +189,7 @@ export class RootIndex {
       this.lastError = `watcher: ${(e as Error).message}`;
       this.log(`${this.root}: watcher error: ${(e as Error).message}; rescanning`);
       this.rescan = true;
-      this.kick(this.o.debounceMs ?? ROOT_DEFAULTS.debounceMs);
+      this.kick(this.debounceMs);
     });
     await new Promise<void>((resolve) => watcher.once("ready", () => resolve()));
     this.watcher = watcher;
@@ -298,20 +200,19 @@ export class RootIndex {
     const name = rel.slice(rel.lastIndexOf("/") + 1);
     if (IGNORE_FILES.includes(name)) {
       // Rules changed: what is indexed may change anywhere below; rescan (cheap: size + mtime).
-      this.rules.clear();
+      this.pipeline.rules.clear();
       this.rescan = true;
     }
     if (event === "unlinkDir") {
-      const prefix = `${rel}/`;
-      for (const path of this.files.keys()) if (path.startsWith(prefix)) this.markDirty(path);
+      for (const path of this.pipeline.pathsUnder(rel)) this.markDirty(path);
     } else if (event !== "addDir") {
       this.markDirty(rel);
     }
-    this.kick(this.o.debounceMs ?? ROOT_DEFAULTS.debounceMs);
+    this.kick(this.debounceMs);
   }
 
   private markDirty(rel: string): void {
-    if (this.dirty.size >= (this.o.maxDirty ?? 20_000)) {
+    if (this.dirty.size >= (this.o.maxDirty ?? ROOT_DEFAULTS.maxDirty)) {
       // A burst larger than we keep paths for: forget them and rescan everything instead.
       this.dirty.clear();
       this.rescan = true;
@@ -331,22 +232,26 @@ export class RootIndex {
     }, delay);
   }
 
-  // --- indexing -------------------------------------------------------------------------------
+  // --- draining -------------------------------------------------------------------------------
 
   private async drain(): Promise<void> {
+    const batchFiles = this.o.batchFiles ?? ROOT_DEFAULTS.batchFiles;
     try {
-      // Changes first (they are cheap: read, chunk, lexical terms), latent vectors after, a
-      // small batch at a time, so an edit never waits for more than one batch of encoding.
-      while (!this.closed && (this.rescan || this.dirty.size > 0 || this.latentPending.size > 0)) {
+      // Changes first (they are cheap: read, chunk, lexical terms), latent vectors after.
+      while (!this.closed && (this.rescan || this.dirty.size > 0 || this.pipeline.latentBacklog)) {
         if (this.rescan) {
           this.rescan = false;
-          await this.scan();
+          await this.scan(batchFiles);
         } else if (this.dirty.size > 0) {
-          const batch = [...this.dirty].slice(0, this.o.batchFiles ?? ROOT_DEFAULTS.batchFiles);
+          const batch = [...this.dirty].slice(0, batchFiles);
           for (const p of batch) this.dirty.delete(p);
-          await this.apply(batch);
+          await this.pipeline.apply(batch);
         } else {
-          await this.encodePending();
+          this.state = "indexing";
+          this.progress = null; // phase 1 is done; `latent` in the status tells phase 2's progress
+          // Files changed since phase 1 committed them go back to phase 1 first.
+          for (const path of await this.pipeline.encodePending(() => this.closed)) this.markDirty(path);
+          this.o.onChange?.(this.status(0));
         }
       }
       this.state = this.o.watch === false ? "idle" : "watching";
@@ -357,219 +262,26 @@ export class RootIndex {
       this.log(`${this.root}: indexing failed: ${(e as Error).message}`);
     } finally {
       this.o.onChange?.(this.status(0));
-      if (!this.busyExceptDrain()) for (const w of this.idleWaiters.splice(0)) w();
+      if (!this.queued()) for (const w of this.idleWaiters.splice(0)) w();
     }
   }
 
-  private busyExceptDrain(): boolean {
-    return this.dirty.size > 0 || this.rescan || this.timer !== null || this.latentPending.size > 0;
-  }
-
-  /** The start-up (or after rule changes) reconcile: walk, then process what differs from the table. */
-  private async scan(): Promise<void> {
+  /** The start-up (or after rule changes) reconcile: walk, then index what differs from the table, a batch per commit. */
+  private async scan(batchFiles: number): Promise<void> {
     // A periodic or rules-triggered rescan of an up-to-date root keeps saying "watching" unless it finds work.
     if (this.state !== "watching") this.state = "scanning";
-    const { files, skipped } = await walkWorkspace(this.root, {
-      maxFileBytes: this.o.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES,
-      unchanged: (path, size, mtimeMs) => {
-        const e = this.files.get(path);
-        return e !== undefined && e.size === size && e.mtimeMs === mtimeMs && !this.rechunk.has(path);
-      },
-    });
-    this.skipped = skipped.length;
-    const seen = new Set(files.map((f) => f.path));
-    const work = files.filter((f) => !f.unchanged).map((f) => f.path);
-    for (const path of this.files.keys()) if (!seen.has(path)) work.push(path);
+    const { work, unchanged, skipped } = await this.pipeline.walk();
+    this.skipped = skipped;
     if (work.length === 0) return;
     this.state = "indexing";
     this.progress = { done: 0, total: work.length };
-    this.log(`${this.root}: ${work.length} changed or removed files to index (${files.filter((f) => f.unchanged).length} unchanged, ${skipped.length} skipped)`);
-    const size = this.o.batchFiles ?? ROOT_DEFAULTS.batchFiles;
-    for (let i = 0; i < work.length && !this.closed; i += size) {
-      const batch = work.slice(i, i + size);
+    this.log(`${this.root}: ${work.length} changed or removed files to index (${unchanged} unchanged, ${skipped} skipped)`);
+    for (let i = 0; i < work.length && !this.closed; i += batchFiles) {
+      const batch = work.slice(i, i + batchFiles);
       for (const p of batch) this.dirty.delete(p);
-      await this.apply(batch);
-      this.progress = { done: Math.min(i + size, work.length), total: work.length };
+      await this.pipeline.apply(batch);
+      this.progress = { done: Math.min(i + batchFiles, work.length), total: work.length };
       this.o.onChange?.(this.status(0));
     }
-  }
-
-  /**
-   * Phase 1: brings these paths' index entries in line with the files now on disk, in one commit,
-   * without encoding: a chunk whose vector is known (the cache, or the old index entry with the
-   * same content hash) gets it, the others go in with an empty one and their file joins
-   * `latentPending` for phase 2. So a changed file is searchable by its words at once.
-   */
-  private async apply(paths: string[]): Promise<void> {
-    const searcher = this.index.searcher();
-    const updates: Array<{ path: string; entry: FileEntry; text: string }> = [];
-    const removed: string[] = [];
-    for (const path of paths) {
-      const known = this.files.get(path);
-      const reason = this.rules.check(path, false);
-      if (reason) {
-        if (known) removed.push(path);
-        continue;
-      }
-      const r = await readWorkspaceFile(join(this.root, path), this.o.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
-      if ("skip" in r) {
-        if (!r.gone) this.log(`${this.root}: skipped ${path}: ${r.skip}`);
-        if (known) removed.push(path);
-        continue;
-      }
-      const hash = sha(r.text!);
-      if (known && known.hash === hash && !this.rechunk.has(path)) {
-        this.files.set(path, { size: r.size, mtimeMs: r.mtimeMs, hash });
-        continue;
-      }
-      updates.push({ path, entry: { size: r.size, mtimeMs: r.mtimeMs, hash }, text: r.text! });
-    }
-    if (updates.length === 0 && removed.length === 0) return;
-
-    const limits = this.o.chunkLimits ?? DEFAULT_LIMITS;
-    const chunked: Array<(typeof updates)[number] & { chunks: Array<SymbolChunk & { hash: string }> }> = [];
-    for (const u of updates) {
-      chunked.push({ ...u, chunks: (await chunkFile(u.path, u.text, limits)).map((c) => ({ ...c, hash: sha(c.text) })) });
-      await yieldToEventLoop();
-    }
-    // Vectors already in the index, by chunk hash: the changed files' old chunks, and those of
-    // files removed in this batch (a rename or move is a remove and an add: nothing re-encodes).
-    const oldByHash = new Map<string, number>();
-    for (const path of [...chunked.map((u) => u.path), ...removed]) {
-      if (!this.files.has(path)) continue;
-      for (const doc of searcher.docsOfPath(path)) oldByHash.set(searcher.chunk(doc).hash, doc);
-    }
-    const vectors = new Map<string, SparseVector>();
-    for (const u of chunked) {
-      for (const c of u.chunks) {
-        if (vectors.has(c.hash)) continue;
-        const cached = this.o.vectors.get(c.hash);
-        const old = oldByHash.get(c.hash);
-        // An old entry may itself be waiting for its vector (empty): then it is not known yet.
-        const oldVector = old === undefined ? undefined : searcher.latentVector(old);
-        const v = cached ?? (oldVector && oldVector.ids.length > 0 ? oldVector : undefined);
-        if (v) {
-          vectors.set(c.hash, v);
-          this.counters.reused++;
-        }
-      }
-    }
-
-    for (const path of removed) {
-      this.index.deletePath(path);
-      this.files.delete(path);
-      this.rechunk.delete(path);
-      this.latentPending.delete(path);
-    }
-    for (const u of chunked) {
-      this.index.deletePath(u.path);
-      const language = languageOf(u.path);
-      let complete = true;
-      for (const c of u.chunks) {
-        const latent = vectors.get(c.hash);
-        if (!latent) complete = false;
-        await this.index.add({
-          path: u.path, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, hash: c.hash,
-          ...(c.startCol !== undefined ? { startCol: c.startCol, endCol: c.endCol! } : {}),
-          root: this.root, language,
-          lexical: analyze(`${u.path}\n${c.text}`),
-          latent: latent ?? EMPTY_VECTOR,
-        });
-      }
-      await yieldToEventLoop();
-      this.files.set(u.path, u.entry);
-      this.rechunk.delete(u.path);
-      if (complete) this.latentPending.delete(u.path);
-      else this.latentPending.add(u.path);
-    }
-    await this.commit();
-    this.countKinds(); // phase 1 is where the file set changes
-  }
-
-  /**
-   * Phase 2: computes the latent vectors of a few files committed without them and rewrites
-   * their chunks with the vectors, in one commit. Works from the chunks in the index, their texts
-   * read back from the files; a file changed since phase 1 is phase 1's business again (marked
-   * dirty, so it is re-read and re-chunked first). A restart resumes exactly here.
-   */
-  private async encodePending(): Promise<void> {
-    this.state = "indexing";
-    this.progress = null; // phase 1 is done; `latent` in the status tells phase 2's progress
-    const searcher = this.index.searcher();
-    const reader = new ChunkTextReader(this.root, this.o.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
-    const limits = this.o.chunkLimits ?? DEFAULT_LIMITS;
-    const files: Array<{ path: string; chunks: Array<{ meta: ChunkMeta; text: string; vector: SparseVector }> }> = [];
-    for (const path of [...this.latentPending].slice(0, LATENT_BATCH_FILES)) {
-      const file = await reader.file(path);
-      if (!file || sha(file.text) !== this.files.get(path)?.hash) {
-        this.markDirty(path);
-        continue;
-      }
-      // The same text chunks the same way (chunking is ~0.1% of indexing time): texts by hash.
-      const byHash = new Map((await chunkFile(path, file.text, limits)).map((c) => [sha(c.text), c.text]));
-      files.push({ path, chunks: searcher.docsOfPath(path).map((d) => {
-        const meta = searcher.chunk(d);
-        // Not expected to miss (the chunkers are deterministic); then the file's text at the
-        // chunk's place is what there is to encode.
-        let text = byHash.get(meta.hash);
-        if (text === undefined) {
-          text = sliceChunk(file.lines, meta);
-          if (sha(text) !== meta.hash) this.log(`${this.root}: ${path}:${meta.startLine} re-chunks differently than when it was indexed`);
-        }
-        return { meta, text, vector: searcher.latentVector(d) };
-      }) });
-      await yieldToEventLoop();
-    }
-    if (files.length === 0) return; // every file of the batch changed: phase 1 takes them first
-    const vectors = new Map<string, SparseVector>();
-    /** Texts to encode, by hash (a text repeated in the batch is encoded once). */
-    const missing = new Map<string, string>();
-    for (const f of files) {
-      for (const { meta, text, vector } of f.chunks) {
-        const known = vector.ids.length > 0 ? vector : this.o.vectors.get(meta.hash);
-        if (known) vectors.set(meta.hash, known);
-        else missing.set(meta.hash, text);
-      }
-    }
-    const hashes = [...missing.keys()];
-    const texts = [...missing.values()];
-    for (let at = 0; at < texts.length && !this.closed; at += ENCODE_SLICE) {
-      const encoded = await this.o.encoder.encodeDocuments(texts.slice(at, at + ENCODE_SLICE));
-      encoded.forEach((v, j) => {
-        vectors.set(hashes[at + j]!, v);
-        this.o.vectors.set(hashes[at + j]!, v);
-      });
-    }
-    if (this.closed) return;
-    this.counters.encoded += missing.size;
-    for (const f of files) {
-      this.index.deletePath(f.path);
-      for (const { meta, text } of f.chunks) {
-        await this.index.add({ ...meta, lexical: analyze(`${meta.path}\n${text}`), latent: vectors.get(meta.hash) ?? EMPTY_VECTOR });
-      }
-      await yieldToEventLoop();
-      this.latentPending.delete(f.path);
-    }
-    await this.commit();
-    // Phase 2 rewrote every chunk phase 1 wrote: once it is done, let the merge policy drop the
-    // segments that are now mostly deleted, rather than wait for the next 16 commits. After a
-    // large backlog (a new root, a branch switch) compact further: every segment then repeats the
-    // term dictionary (16,384 latent terms and the words), about 3 MB over 8 segments of 10k chunks.
-    this.encodedSinceCompaction += files.length;
-    if (this.latentPending.size === 0) {
-      const compact = this.encodedSinceCompaction >= COMPACT_AFTER_FILES;
-      await this.index.merge(compact ? COMPACT_POLICY : undefined);
-      if (compact) this.encodedSinceCompaction = 0;
-    }
-    this.o.onChange?.(this.status(0));
-  }
-
-  private async commit(): Promise<void> {
-    const files = [...this.files].map(([p, e]) => (this.latentPending.has(p) ? [p, e.size, e.mtimeMs, e.hash, 0] : [p, e.size, e.mtimeMs, e.hash]));
-    // The chunker version is recorded once no file is left to chunk again (null until then): a
-    // kill before that chunks the rest (and, harmlessly, the done ones) again on the next start.
-    await this.index.commit({ v: TABLE_VERSION, chunker: this.rechunk.size === 0 ? CHUNKER_VERSION : null, files });
-    this.counters.commits++;
-    if (this.counters.commits % 16 === 0) await this.index.merge();
   }
 }
