@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The retrieval training of the default pack's sparse head (issue 4), end to end:
+# The retrieval training of the default pack's sparse head, end to end:
 # `npm run train:head` (stages 1–2, the shipped head) or `npm run train:head -- --backbone`
 # (also stage 3, LoRA on the backbone: measured, not shipped; docs/quality.md). Steps and
 # outputs are in train/README.md; each step can be rerun alone.
@@ -17,7 +17,8 @@ done
 # Stages 1–2: the head alone on the frozen backbone (default pair sources).
 $PY train/py/mine_pairs.py --out $C/pairs.jsonl
 node train/dist/pair-states.js --pairs $C/pairs.jsonl --out $C/pair-states
-$PY train/py/hard_negatives.py --pairs $C/pairs.jsonl --out $C/pair-states/hardneg.i32
+node train/dist/pair-terms.js --pairs $C/pairs.jsonl --states $C/pair-states
+$PY train/py/hard_negatives.py --pairs $C/pairs.jsonl --states $C/pair-states --out $C/pair-states/hardneg.i32
 $PY train/py/train_head.py --config train/config/head.json
 $PY train/py/train_head.py --config train/config/head-stage2.json
 
@@ -32,7 +33,8 @@ fi
 # token ids, spans and hard negatives from the states folder).
 $PY train/py/mine_pairs.py --with wn-gloss,rst-sec --out $C/pairs-prose.jsonl
 node train/dist/pair-states.js --pairs $C/pairs-prose.jsonl --out $C/pair-states-prose
-$PY train/py/hard_negatives.py --pairs $C/pairs-prose.jsonl --out $C/pair-states-prose/hardneg.i32
+node train/dist/pair-terms.js --pairs $C/pairs-prose.jsonl --states $C/pair-states-prose
+$PY train/py/hard_negatives.py --pairs $C/pairs-prose.jsonl --states $C/pair-states-prose --out $C/pair-states-prose/hardneg.i32
 $PY train/py/train_backbone.py --config train/config/head-stage3.json
 # Labels over the adapted backbone's states, then seal.
 node train/dist/pair-states.js --sae $C/head-stage3 --pairs $C/pairs-prose.jsonl --out $C/pair-states-tuned

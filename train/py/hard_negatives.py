@@ -3,64 +3,55 @@
 pair's query but that belongs to another pair. Training the head against these teaches the
 latent channel what the lexical channel gets wrong, which is what a hybrid needs from it.
 
-The analyzer mirrors Loupe's lexical channel in spirit (lower-cased runs of letters and digits,
-identifiers split at camelCase and underscores, whole identifiers kept); BM25 k1 0.9, b 0.6.
-Terms in more than 5% of documents are skipped for speed (they barely move BM25 scores).
+The terms are the daemon's own analyzer's (lexical.py reads what train/src/pair-terms.ts wrote
+beside the pair states), and so are the BM25 parameters. Terms in more than 5% of documents are
+skipped for speed (they barely move BM25 scores).
 A negative is drawn at random from ranks 2-30 (rank 1 is too often a near-duplicate of the
 positive) among documents whose own query differs from this one.
 
 Writes hardneg.i32: per pair, the pair number whose document is the negative, or -1.
 
-  /usr/bin/python3 train/py/hard_negatives.py [--pairs .cache/train/pairs.jsonl] [--out .cache/train/pair-states/hardneg.i32]
+  /usr/bin/python3 train/py/hard_negatives.py [--pairs .cache/train/pairs.jsonl] [--states .cache/train/pair-states] [--out .cache/train/pair-states/hardneg.i32]
 """
 import argparse
 import json
 import math
 import random
-import re
 import sys
 from collections import Counter, defaultdict
 
 import numpy as np
 
-WORD = re.compile(r"\w+", re.UNICODE)
-CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
-
-
-def analyze(text):
-    out = []
-    for w in WORD.findall(text):
-        lw = w.lower()
-        out.append(lw)
-        parts = [p.lower() for piece in w.split("_") for p in CAMEL.findall(piece)]
-        if len(parts) > 1:
-            out.extend(parts)
-    return out
+from lexical import load_terms
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", default=".cache/train/pairs.jsonl")
+    ap.add_argument("--states", default=".cache/train/pair-states")
     ap.add_argument("--out", default=".cache/train/pair-states/hardneg.i32")
     ap.add_argument("--seed", type=int, default=20261124)
     args = ap.parse_args()
     pairs = [json.loads(l) for l in open(args.pairs, encoding="utf-8")]
     n = len(pairs)
-    docs = [Counter(analyze(p["d"])) for p in pairs]
+    terms, bm25 = load_terms(args.states)
+    if len(terms) != n:
+        sys.exit(f"{args.states} holds terms of {len(terms)} pairs, {args.pairs} has {n}")
+    docs = [Counter(t["d"]) for t in terms]
     lengths = np.array([sum(d.values()) for d in docs], dtype=np.float64)
     avg = lengths.mean()
     postings = defaultdict(list)
     for i, d in enumerate(docs):
         for t, tf in d.items():
             postings[t].append((i, tf))
-    k1, b = 0.9, 0.6
+    k1, b = bm25["k1"], bm25["b"]
     norm = k1 * (1 - b + b * lengths / avg)
     rng = random.Random(args.seed)
     out = np.full(n, -1, dtype=np.int32)
     found = 0
     for qi, p in enumerate(pairs):
         scores = defaultdict(float)
-        for t in set(analyze(p["q"])):
+        for t in set(terms[qi]["q"]):
             plist = postings.get(t)
             if not plist or len(plist) > 0.05 * n:
                 continue

@@ -189,21 +189,23 @@ def pair_metrics(uq, ud):
 
 
 class Lexical:
-    """BM25 between the pairs' queries and documents (the analyzer and parameters of
-    hard_negatives.py, k1 0.9, b 0.6, statistics over the pairs' documents), for the hybrid loss:
-    the lexical channel's scores that the latent channel is fused with at search time."""
+    """BM25 between the pairs' queries and documents (the daemon's analyzer terms and BM25
+    parameters, as lexical.py loads them; statistics over the pairs' documents), for the hybrid
+    loss: the lexical channel's scores that the latent channel is fused with at search time."""
 
-    def __init__(self, pairs, k1=0.9, b=0.6):
-        """`pairs`: the pairs file's rows, in the states' order."""
-        from hard_negatives import analyze
-        docs = [Counter(analyze(p["d"])) for p in pairs]
+    def __init__(self, states):
+        """`states`: the pair states folder, whose terms are in the pairs' order."""
+        from lexical import load_terms
+        terms, bm25 = load_terms(states)
+        k1, b = bm25["k1"], bm25["b"]
+        docs = [Counter(t["d"]) for t in terms]
         df = Counter(t for d in docs for t in d)
         n, lengths = len(docs), [sum(d.values()) for d in docs]
         avg = sum(lengths) / n
         idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
         self.doc = [{t: idf[t] * tf * (k1 + 1) / (tf + k1 * (1 - b + b * ln / avg)) for t, tf in d.items()}
                     for d, ln in zip(docs, lengths)]
-        self.query = [sorted(set(analyze(p["q"]))) for p in pairs]
+        self.query = [sorted(set(t["q"])) for t in terms]
 
     def scores(self, queries, docs):
         """[len(queries), len(docs)] BM25 scores; both are pair numbers."""
@@ -287,7 +289,7 @@ def main():
         train = [p for p in train for _ in range(repeat.get(source[p], 1))]
         print(f"source repeat {repeat}: {len(train)} training pairs an epoch", file=sys.stderr)
     if hybrid:
-        lexical = Lexical(rows)
+        lexical = Lexical(cfg["states"])
         alpha = hybrid["alpha"]
         print(f"hybrid loss: alpha {alpha}", file=sys.stderr)
 
