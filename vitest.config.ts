@@ -11,6 +11,7 @@ export default defineConfig({
       { find: /^@loupe\/protocol$/, replacement: source("./protocol/src/index.ts") },
       { find: /^@loupe\/mcp\/usage$/, replacement: source("./mcp/src/usage.ts") },
       { find: /^@loupe\/mcp$/, replacement: source("./mcp/src/server.ts") },
+      { find: /^@loupe\/lsp$/, replacement: source("./lsp/src/server.ts") },
     ],
   },
   test: {

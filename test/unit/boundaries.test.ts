@@ -12,7 +12,7 @@ import ts from "typescript";
 import { describe, expect, it } from "vitest";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-const PACKAGES = ["protocol", "mcp", "daemon", "bench", "train"] as const;
+const PACKAGES = ["protocol", "mcp", "lsp", "daemon", "bench", "train"] as const;
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -51,6 +51,7 @@ const packageOf = (m: string) => m.split("/").slice(0, m.startsWith("@") ? 2 : 1
 
 const protocolMayImport = (m: string) => builtin(m) || m.startsWith("vscode-languageserver-protocol") || m === "zod" || m.startsWith("protocol/");
 const mcpMayImport = (m: string) => builtin(m) || m.startsWith("@modelcontextprotocol/sdk/") || m === "@loupe/protocol" || m.startsWith("mcp/");
+const lspMayImport = (m: string) => builtin(m) || m.startsWith("vscode-languageserver/") || m === "@loupe/protocol" || m.startsWith("lsp/");
 
 /** Files matching `from` whose imports break `allowed`. */
 function violations(from: RegExp, allowed: (imported: string) => boolean): string[] {
@@ -77,14 +78,19 @@ describe("the package graph", () => {
     expect(violations(/^mcp\//, mcpMayImport)).toEqual([]);
   });
 
-  it("no package reaches into another's files; only bench and train use @loupe/daemon; only the daemon's CLI loads the MCP server, and lazily", () => {
+  it("@loupe/lsp reaches the daemon only through @loupe/protocol", () => {
+    expect(violations(/^lsp\//, lspMayImport)).toEqual([]);
+  });
+
+  it("no package reaches into another's files; only bench and train use @loupe/daemon; only the daemon's CLI loads the MCP and LSP servers, and lazily", () => {
     expect(violations(/./, (m) => !file(m) || false)).not.toEqual([]); // the rule below sees files
     const sameFolder = (f: string) => (m: string) => !file(m) || m.split("/")[0] === f.split("/")[0];
     expect([...graph].flatMap(([f, imports]) => imports.filter((m) => !sameFolder(f)(m)).map((m) => `${f} → ${m}`))).toEqual([]);
-    expect(violations(/^(protocol|mcp|daemon)\//, (m) => !m.startsWith("@loupe/daemon"))).toEqual([]);
-    const mcpUsers = [...graph].filter(([, imports]) => imports.includes("@loupe/mcp")).map(([f]) => f);
-    expect(mcpUsers).toEqual(["daemon/cli/main.ts"]);
-    expect(staticImports.get("daemon/cli/main.ts")).not.toContain("@loupe/mcp");
+    expect(violations(/^(protocol|mcp|lsp|daemon)\//, (m) => !m.startsWith("@loupe/daemon"))).toEqual([]);
+    for (const adapter of ["@loupe/mcp", "@loupe/lsp"]) {
+      expect([...graph].filter(([, imports]) => imports.includes(adapter)).map(([f]) => f), adapter).toEqual(["daemon/cli/main.ts"]);
+      expect(staticImports.get("daemon/cli/main.ts"), adapter).not.toContain(adapter);
+    }
   });
 
   it.each(PACKAGES)("%s declares exactly the packages its sources import", (p) => {

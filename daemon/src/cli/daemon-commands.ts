@@ -1,9 +1,7 @@
 // The CLI commands that talk to the daemon: they parse, call DaemonClient, print. `daemon run`
-// is the daemon itself (what `daemon start` and auto-start spawn); `lsp` bridges an editor's
-// stdio to the shared daemon.
-import { connect as netConnect } from "node:net";
+// is the daemon itself (what `daemon start` and auto-start spawn).
 import { resolve } from "node:path";
-import { cacheDir, daemonArgsOf, DaemonClient, ErrorCode, indexingNote, LoupeError, numberedSnippet, SEARCH_MODES, socketPath, type Progress, type RootStatus, type SearchMode, type StatusResult } from "@loupe/protocol";
+import { cacheDir, daemonArgsOf, DaemonClient, indexingNote, numberedSnippet, SEARCH_MODES, socketPath, type Progress, type RootStatus, type SearchMode, type StatusResult } from "@loupe/protocol";
 import { loupeCommand, loupeVersion } from "../host.js";
 import { progressReporter } from "./progress.js";
 import { quotePath } from "./quote.js";
@@ -222,18 +220,3 @@ export async function cmdRemoveRoot(ctx: DaemonCliContext, args: string[]): Prom
   }
 }
 
-/** `loupe lsp`: an editor spawns this over stdio; bytes are relayed to the shared daemon. */
-export async function cmdLsp(ctx: DaemonCliContext): Promise<void> {
-  // Make sure a daemon runs (starting it if needed), then relay raw bytes both ways.
-  (await connect(ctx)).close();
-  const socket = netConnect(socketPath());
-  await new Promise<void>((resolveDone, reject) => {
-    socket.once("error", (e) => reject(new LoupeError(ErrorCode.DaemonUnavailable, `lost the Loupe daemon: ${e.message}`)));
-    socket.once("connect", () => {
-      process.stdin.pipe(socket);
-      socket.pipe(process.stdout);
-    });
-    socket.once("close", () => resolveDone());
-    process.stdin.once("end", () => socket.end());
-  });
-}

@@ -28,8 +28,10 @@ Usage:
       The daemon: one per user, on a private Unix socket ($LOUPE_SOCKET, else
       $XDG_RUNTIME_DIR/loupe/loupe.sock, else the cache folder). Other commands start it when
       needed; \`run\` keeps it in the foreground (logs on stderr).
-  loupe lsp
-      Serve an editor over stdio (LSP-style JSON-RPC), relayed to the shared daemon.
+  loupe lsp [--provider …] [--threads N] [--pack DIR]
+      A language server for one editor over stdio (any LSP client: its workspace-symbol search
+      becomes Loupe's search; the editor's folders are indexed while it is open), relayed to the
+      shared daemon, which stays when the editor leaves.
   ${MCP_USAGE}
   loupe eval --set DIR --mode lexical|dense|latent|hybrid [--json]
             [--fusion wsum|rrf] [--alpha A (lexical weight, all documents)] [--query-k N] [--doc-k N] [--engine index|memory]
@@ -174,7 +176,7 @@ export async function main(argv: string[]): Promise<number> {
     else if (command === "reindex") await (await daemon()).cmdReindex(ctx, rest);
     else if (command === "remove-root") await (await daemon()).cmdRemoveRoot(ctx, rest);
     else if (command === "daemon") await (await daemon()).cmdDaemon(ctx, rest);
-    else if (command === "lsp") await (await daemon()).cmdLsp(ctx);
+    else if (command === "lsp") await (await import("@loupe/lsp")).runLspCommand(values, { version: loupeVersion(), loupeCommand: loupeCommand() });
     else if (command === "mcp") await (await import("@loupe/mcp")).runMcpCommand(argv, { version: loupeVersion(), loupeCommand: loupeCommand() });
     else if (command === "eval") await (await engine()).cmdEval(values);
     else if (command === "pack") await (await engine()).cmdPack(values);
