@@ -70,6 +70,8 @@ export class LoupeLanguageServer {
   private client: Promise<DaemonClient> | null = null;
   private progressSupported = false;
   private foldersSupported = false;
+  /** Globs the editor's settings leave out of every result (`initializationOptions.exclude`). */
+  private exclude: string[] = [];
 
   constructor(
     private readonly conn: Connection,
@@ -87,6 +89,8 @@ export class LoupeLanguageServer {
       this.folders = foldersOf(p);
       this.progressSupported = p.capabilities.window?.workDoneProgress === true;
       this.foldersSupported = p.capabilities.workspace?.workspaceFolders === true;
+      const o = p.initializationOptions as { exclude?: unknown } | undefined;
+      this.exclude = Array.isArray(o?.exclude) ? o.exclude.filter((g): g is string => typeof g === "string" && g !== "").slice(0, LIMITS.filterEntries) : [];
       return {
         capabilities: {
           workspaceSymbolProvider: true,
@@ -110,12 +114,12 @@ export class LoupeLanguageServer {
     });
     c.onWorkspaceSymbol(async (p) => {
       if (p.query.trim() === "") return [];
-      const r = await this.relay((client) => client.search({ query: p.query.slice(0, LIMITS.queryChars), k: SYMBOL_HITS, roots: this.scope() }));
+      const r = await this.relay((client) => client.search({ query: p.query.slice(0, LIMITS.queryChars), k: SYMBOL_HITS, roots: this.scope(), ...this.excluded({}) }));
       return r.hits.map(hitSymbol);
     });
     // Loupe's own requests, scoped to this editor's folders unless the request names its roots.
-    c.onRequest(Requests.search.method, (p: SearchFilters & Record<string, unknown>) => this.relay((client) => client.search({ ...p, roots: p.roots ?? this.scope() } as never)));
-    c.onRequest(Requests.similar.method, (p: SearchFilters & Record<string, unknown>) => this.relay((client) => client.similar({ ...p, roots: p.roots ?? this.scope() } as never)));
+    c.onRequest(Requests.search.method, (p: SearchFilters & Record<string, unknown>) => this.relay((client) => client.search({ ...p, roots: p.roots ?? this.scope(), ...this.excluded(p) } as never)));
+    c.onRequest(Requests.similar.method, (p: SearchFilters & Record<string, unknown>) => this.relay((client) => client.similar({ ...p, roots: p.roots ?? this.scope(), ...this.excluded(p) } as never)));
     c.onRequest(Requests.explain.method, (p: unknown) => this.relay((client) => client.explain(p as never)));
     c.onRequest(Requests.read.method, (p: unknown) => this.relay((client) => client.read(p as never)));
     c.onRequest(Requests.status.method, () => this.relay((client) => client.status()).then((s) => this.ours(s)));
@@ -130,6 +134,12 @@ export class LoupeLanguageServer {
     });
     c.onShutdown(() => this.close());
     c.listen();
+  }
+
+  /** A request's `exclude` with the editor's own globs added. */
+  private excluded(p: SearchFilters): { exclude?: string[] } {
+    const all = [...(Array.isArray(p.exclude) ? p.exclude : []), ...this.exclude];
+    return all.length ? { exclude: all } : {};
   }
 
   /** This editor's roots as the daemon names them (the folders, resolved). */

@@ -2,7 +2,7 @@
 // cache or settings, whatever their shell exports. Every variable Loupe reads to find its
 // folders is replaced by a fresh temp folder of this file's own (HOME too, for the ~/.cache
 // fallback), and the ones that point elsewhere are removed. LOUPE_TEST_CACHE (the converted test
-// pack, shared on purpose), LOUPE_CRASH_ROUNDS and LOUPE_FAULTS_REPORT are test settings, not
+// pack, shared on purpose), LOUPE_CRASH_ROUNDS, LOUPE_FAULTS_REPORT and LOUPE_E2E_KEEP (keep the VS Code test's temp folder) are test settings, not
 // Loupe's, and stay.
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -20,7 +20,7 @@ export const USER_ENV = {
 (globalThis as { __loupeUserEnv?: typeof USER_ENV }).__loupeUserEnv ??= USER_ENV;
 
 /** Settings of the tests themselves, not variables Loupe reads. */
-const TEST_SETTINGS = new Set(["LOUPE_TEST_CACHE", "LOUPE_CRASH_ROUNDS", "LOUPE_FAULTS_REPORT"]);
+const TEST_SETTINGS = new Set(["LOUPE_TEST_CACHE", "LOUPE_CRASH_ROUNDS", "LOUPE_FAULTS_REPORT", "LOUPE_E2E_KEEP"]);
 
 // Short: a Unix socket path must stay under 108 bytes.
 const dir = mkdtempSync("/tmp/loupe-t-");

@@ -28,7 +28,7 @@ Usage:
       The daemon: one per user, on a private Unix socket ($LOUPE_SOCKET, else
       $XDG_RUNTIME_DIR/loupe/loupe.sock, else the cache folder). Other commands start it when
       needed; \`run\` keeps it in the foreground (logs on stderr).
-  loupe lsp [--provider …] [--threads N] [--pack DIR]
+  loupe lsp [--stdio] [--provider …] [--threads N] [--pack DIR]
       A language server for one editor over stdio (any LSP client: its workspace-symbol search
       becomes Loupe's search; the editor's folders are indexed while it is open), relayed to the
       shared daemon, which stays when the editor leaves.
@@ -97,6 +97,10 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
   http: { type: "string" }, // loupe mcp (which parses its own arguments, --root repeatable)
+  // loupe lsp: what language clients add to a server's command line (vscode-languageclient
+  // passes both); the transport is always stdio, and the editor's process id comes in `initialize`.
+  stdio: { type: "boolean" },
+  clientProcessId: { type: "string" },
 } satisfies ParseArgsConfig["options"];
 
 /**
