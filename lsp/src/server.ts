@@ -9,11 +9,11 @@ import { realpathSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import {
-  createConnection, ResponseError, SymbolKind, TextDocumentSyncKind, type Connection, type InitializeParams, type SymbolInformation,
+  createConnection, MessageType, ResponseError, ShowMessageNotification, SymbolKind, TextDocumentSyncKind, type Connection, type InitializeParams, type SymbolInformation,
   type WorkspaceFolder,
 } from "vscode-languageserver/node";
 import {
-  DaemonClient, daemonArgsOf, ErrorCode, isLoupeError, LIMITS, Requests, RPC_ERROR, type Progress, type SearchFilters, type SearchHit,
+  DaemonClient, daemonArgsOf, ErrorCode, isLoupeError, LIMITS, LoupeError, Requests, RPC_ERROR, type Progress, type SearchFilters, type SearchHit,
   type StatusResult,
 } from "@loupe/protocol";
 
@@ -23,6 +23,11 @@ export interface LspHost {
   /** The command that runs `loupe`, to start the daemon when none answers. */
   loupeCommand: string[];
 }
+
+/** Daemon losses (a connection that dropped, a start that failed) this close together count as repeated. */
+export const DAEMON_FAILURE_WINDOW_MS = 3 * 60_000;
+/** Losses within the window after which the daemon is not started again until the user asks (`loupe/reindex`). */
+export const DAEMON_MAX_FAILURES = 3;
 
 /** Hits a `workspace/symbol` request returns. */
 export const SYMBOL_HITS = 50;
@@ -70,6 +75,10 @@ export class LoupeLanguageServer {
   private client: Promise<DaemonClient> | null = null;
   private progressSupported = false;
   private foldersSupported = false;
+  /** When the daemon was lost lately (see DAEMON_MAX_FAILURES). */
+  private failures: number[] = [];
+  /** Set once the daemon was lost too often: why no request starts it again. */
+  private gaveUp: string | null = null;
   /** Globs the editor's settings leave out of every result (`initializationOptions.exclude`). */
   private exclude: string[] = [];
 
@@ -81,6 +90,11 @@ export class LoupeLanguageServer {
 
   private log(line: string): void {
     this.conn.console.log(`loupe: ${line}`);
+  }
+
+  /** An error the user should see (a notification: it needs no answer, so no client can fail it). */
+  private tell(message: string): void {
+    void this.conn.sendNotification(ShowMessageNotification.type, { type: MessageType.Error, message }).catch(() => {});
   }
 
   listen(): void {
@@ -124,6 +138,9 @@ export class LoupeLanguageServer {
     c.onRequest(Requests.read.method, (p: unknown) => this.relay((client) => client.read(p as never)));
     c.onRequest(Requests.status.method, () => this.relay((client) => client.status()).then((s) => this.ours(s)));
     c.onRequest(Requests.reindex.method, async () => {
+      // The user asks explicitly: a daemon given up on gets another chance.
+      this.gaveUp = null;
+      this.failures = [];
       const s = await this.relay(async (client) => {
         let last: StatusResult | null = null;
         for (const root of this.scope()) last = await client.reindex(root);
@@ -155,12 +172,15 @@ export class LoupeLanguageServer {
 
   /** The daemon connection, made (and the daemon started) on first use and again after the daemon went away. */
   private daemon(): Promise<DaemonClient> {
+    if (this.gaveUp) return Promise.reject(new LoupeError(ErrorCode.DaemonUnavailable, this.gaveUp));
     if (!this.client) {
       const made = DaemonClient.connect({ start: true, name: "loupe-lsp", daemonArgs: this.daemonArgs, loupeCommand: this.host.loupeCommand, log: (l) => this.log(l) })
         .then(async (client) => {
           client.onClose(() => {
             if (this.client === made) this.client = null;
+            if (this.closing) return;
             this.log("the daemon connection closed; the next request reconnects (starting the daemon if needed)");
+            this.lost();
           });
           // Session roots belong to a connection: a new connection holds them again.
           for (const f of this.folders) await client.addRoot(f, { session: true }).catch((e: Error) => this.log(`could not add ${f}: ${e.message}`));
@@ -168,10 +188,23 @@ export class LoupeLanguageServer {
         });
       made.catch(() => {
         if (this.client === made) this.client = null;
+        this.lost();
       });
       this.client = made;
     }
     return this.client;
+  }
+
+  /** Counts a lost daemon; past DAEMON_MAX_FAILURES in the window, stops starting it and tells the user why. */
+  private lost(): void {
+    const now = Date.now();
+    this.failures = [...this.failures.filter((t) => now - t < DAEMON_FAILURE_WINDOW_MS), now];
+    if (this.failures.length < DAEMON_MAX_FAILURES || this.gaveUp) return;
+    this.gaveUp =
+      `the Loupe daemon stopped or failed to start ${this.failures.length} times in ${DAEMON_FAILURE_WINDOW_MS / 60_000} minutes, so it is not started again; ` +
+      "its log (daemon.log in Loupe's cache folder) says why. Reindex (loupe/reindex) or restart the editor to try again";
+    this.log(this.gaveUp);
+    this.tell(`Loupe: ${this.gaveUp}`);
   }
 
   /** One daemon call; a call the daemon's death interrupted is made once more on a fresh connection (all of them only read, or are idempotent). */
@@ -193,7 +226,7 @@ export class LoupeLanguageServer {
     try {
       await this.daemon();
     } catch (e) {
-      this.conn.window.showErrorMessage(`Loupe could not start its daemon: ${(e as Error).message}`);
+      this.tell(`Loupe could not start its daemon: ${(e as Error).message}`);
       return;
     }
     await this.reportIndexing(folders, "Indexing");
@@ -215,14 +248,17 @@ export class LoupeLanguageServer {
         });
       } catch (e) {
         this.log(`${verb.toLowerCase()} ${folder} failed: ${(e as Error).message}`);
-        this.conn.window.showErrorMessage(`Loupe could not index ${folder}: ${(e as Error).message}`);
+        this.tell(`Loupe could not index ${folder}: ${(e as Error).message}`);
       } finally {
         reporter?.done();
       }
     }
   }
 
+  private closing = false;
+
   private async close(): Promise<void> {
+    this.closing = true;
     const client = this.client;
     this.client = null;
     (await client?.catch(() => null))?.close();
@@ -232,6 +268,8 @@ export class LoupeLanguageServer {
 /** `loupe lsp [--provider …] [--threads N] [--pack DIR]`: serves one editor on stdin/stdout until it exits. */
 export async function runLspCommand(values: { provider?: string; threads?: string; pack?: string }, host: LspHost): Promise<void> {
   const conn = createConnection(process.stdin, process.stdout);
+  // One failed promise must not take the editor's server down: log it and go on.
+  process.on("unhandledRejection", (e) => conn.console.error(`loupe: unhandled rejection: ${(e as Error)?.stack ?? e}`));
   new LoupeLanguageServer(conn, host, daemonArgsOf(values)).listen();
   await new Promise<void>((done) => conn.onExit(() => done()));
 }

