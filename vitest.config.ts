@@ -16,8 +16,8 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
-    // A real VS Code needs code-server and Chromium installed: `npm run test:vscode` (vitest.vscode.config.ts).
-    exclude: ["test/e2e/vscode.test.ts", "**/node_modules/**"],
+    // Real editors need code-server, Chromium and Neovim installed: `npm run test:editors` (vitest.editors.config.ts).
+    exclude: ["test/e2e/vscode.test.ts", "test/e2e/neovim.test.ts", "**/node_modules/**"],
     // onnxruntime-node and TF.js are native/wasm heavy; forks isolate them cleanly.
     pool: "forks",
     // Every test file gets its own Loupe folders; no test can reach the user's daemon or cache.

@@ -247,6 +247,7 @@ export class LoupeLanguageServer {
           },
         });
       } catch (e) {
+        if (this.closing) return; // the editor is leaving: nothing to tell
         this.log(`${verb.toLowerCase()} ${folder} failed: ${(e as Error).message}`);
         this.tell(`Loupe could not index ${folder}: ${(e as Error).message}`);
       } finally {

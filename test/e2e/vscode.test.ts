@@ -1,4 +1,4 @@
-// Tier: e2e, real VS Code (`npm run test:vscode`, its own vitest config; CI runs it after the
+// Tier: e2e, real VS Code (`npm run test:editors`, its own vitest config; CI runs it after the
 // main suite). code-server with this repository's extension linked in, in headless Chromium:
 // the extension finds `loupe` from its setting, starts `loupe lsp` (which starts a daemon with
 // the default pack in this test's own folders), indexes the fixture workspace, and a user runs

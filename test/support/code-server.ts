@@ -17,7 +17,7 @@ const CHROMIUM = "/usr/bin/chromium";
 
 /** What is missing for the test to run, or null when code-server and Chromium are set up. */
 export function codeServerMissing(): string | null {
-  if (!existsSync(ENTRY)) return `code-server is not installed in ${CODE_SERVER_DIR}; run \`npm run test:vscode\` (it runs vscode-extension/scripts/setup-code-server.sh)`;
+  if (!existsSync(ENTRY)) return `code-server is not installed in ${CODE_SERVER_DIR}; run \`npm run test:editors\` (it runs vscode-extension/scripts/setup-code-server.sh)`;
   if (!existsSync(CHROMIUM)) return `${CHROMIUM} is missing; run vscode-extension/scripts/setup-code-server.sh`;
   if (!existsSync(join(REPO, "vscode-extension", "dist", "extension.js"))) return "the extension is not built; run `npm run build`";
   return null;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs a real VS Code (code-server, from npm) plus Debian's Chromium and playwright-core, so
 # an end-to-end test can drive VS Code in headless Chromium without any download outside the npm
-# registry and Debian's apt repositories.
+# registry and Debian's apt repositories; and Debian's Neovim, the editor suite's second editor.
 #
 #   vscode-extension/scripts/setup-code-server.sh
 #
@@ -29,7 +29,7 @@ entry=$cs_dir/out/node/entry.js
 node_abi=$(node -p process.versions.modules)
 stamp="code-server@$CODE_SERVER_VERSION playwright-core@$PLAYWRIGHT_CORE_VERSION node-abi@$node_abi"
 
-if [[ -f $marker && "$(<"$marker")" == "$stamp" && -f $entry && -x /usr/bin/chromium ]]; then
+if [[ -f $marker && "$(<"$marker")" == "$stamp" && -f $entry && -x /usr/bin/chromium && -x /usr/bin/nvim ]]; then
   echo "code-server $CODE_SERVER_VERSION already set up in $dir (marker $marker)"
   echo "$entry"
   exit 0
@@ -69,7 +69,8 @@ rm -f "$marker"
 # chromium: the browser; fonts-liberation: metric-compatible fonts (a chromium recommend);
 # libkrb5-dev + pkg-config: build the `kerberos` module; ripgrep: VS Code's search backend
 # (the npm @vscode/ripgrep downloads from GitHub); build-essential + python3: node-gyp builds.
-apt_packages=(chromium fonts-liberation libkrb5-dev pkg-config ripgrep build-essential python3)
+# neovim: the second real editor of the editor suite (test/e2e/neovim.test.ts).
+apt_packages=(chromium fonts-liberation libkrb5-dev pkg-config ripgrep build-essential python3 neovim)
 missing=()
 for p in "${apt_packages[@]}"; do
   if [[ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" != installed ]]; then
