@@ -57,11 +57,15 @@ function realFolder(path: string): string {
   }
 }
 
-/** The folders an editor opened: workspace folders, else the root URI, else the working directory. */
+/**
+ * The folders an editor opened: workspace folders, else the root URI or path. None (an editor
+ * with a lone file) means no folder is added: searches then cover the user's saved roots, and
+ * nothing, least of all a home folder, starts indexing because of where the editor was started.
+ */
 export function foldersOf(p: InitializeParams): string[] {
   const uris = p.workspaceFolders?.length ? p.workspaceFolders.map((f) => f.uri) : p.rootUri ? [p.rootUri] : [];
   const files = uris.filter((u) => u.startsWith("file:")).map((u) => fileURLToPath(u));
-  return (files.length ? files : p.rootPath ? [p.rootPath] : [process.cwd()]).map(realFolder);
+  return (files.length ? files : p.rootPath ? [p.rootPath] : []).map(realFolder);
 }
 
 /** LoupeErrors keep their code for the editor (`data.code`), like the daemon's own answers. */
@@ -128,12 +132,12 @@ export class LoupeLanguageServer {
     });
     c.onWorkspaceSymbol(async (p) => {
       if (p.query.trim() === "") return [];
-      const r = await this.relay((client) => client.search({ query: p.query.slice(0, LIMITS.queryChars), k: SYMBOL_HITS, roots: this.scope(), ...this.excluded({}) }));
+      const r = await this.relay((client) => client.search({ query: p.query.slice(0, LIMITS.queryChars), k: SYMBOL_HITS, ...this.scoped({}), ...this.excluded({}) }));
       return r.hits.map(hitSymbol);
     });
     // Loupe's own requests, scoped to this editor's folders unless the request names its roots.
-    c.onRequest(Requests.search.method, (p: SearchFilters & Record<string, unknown>) => this.relay((client) => client.search({ ...p, roots: p.roots ?? this.scope(), ...this.excluded(p) } as never)));
-    c.onRequest(Requests.similar.method, (p: SearchFilters & Record<string, unknown>) => this.relay((client) => client.similar({ ...p, roots: p.roots ?? this.scope(), ...this.excluded(p) } as never)));
+    c.onRequest(Requests.search.method, (p: SearchFilters & Record<string, unknown>) => this.relay((client) => client.search({ ...p, ...this.scoped(p), ...this.excluded(p) } as never)));
+    c.onRequest(Requests.similar.method, (p: SearchFilters & Record<string, unknown>) => this.relay((client) => client.similar({ ...p, ...this.scoped(p), ...this.excluded(p) } as never)));
     c.onRequest(Requests.explain.method, (p: unknown) => this.relay((client) => client.explain(p as never)));
     c.onRequest(Requests.read.method, (p: unknown) => this.relay((client) => client.read(p as never)));
     c.onRequest(Requests.status.method, () => this.relay((client) => client.status()).then((s) => this.ours(s)));
@@ -143,14 +147,20 @@ export class LoupeLanguageServer {
       this.failures = [];
       const s = await this.relay(async (client) => {
         let last: StatusResult | null = null;
-        for (const root of this.scope()) last = await client.reindex(root);
+        for (const root of this.scope() ?? [undefined]) last = await client.reindex(root);
         return last ?? client.status();
       });
-      void this.reportIndexing(this.scope(), "Reindexing");
+      void this.reportIndexing(this.folders, "Reindexing");
       return this.ours(s);
     });
     c.onShutdown(() => this.close());
     c.listen();
+  }
+
+  /** A request's `roots`: as asked, else this editor's folders (none: every root). */
+  private scoped(p: SearchFilters): { roots?: string[] } {
+    const roots = p.roots ?? this.scope();
+    return roots ? { roots } : {};
   }
 
   /** A request's `exclude` with the editor's own globs added. */
@@ -159,13 +169,14 @@ export class LoupeLanguageServer {
     return all.length ? { exclude: all } : {};
   }
 
-  /** This editor's roots as the daemon names them (the folders, resolved). */
-  private scope(): string[] {
-    return this.folders;
+  /** This editor's roots as the daemon names them (the folders, resolved); undefined without folders: every root the daemon serves. */
+  private scope(): string[] | undefined {
+    return this.folders.length ? this.folders : undefined;
   }
 
-  /** The daemon's status with only this editor's roots. */
+  /** The daemon's status with only this editor's roots (all of them when it has no folder). */
   private ours(s: StatusResult): StatusResult {
+    if (this.folders.length === 0) return s;
     const mine = new Set(this.folders);
     return { ...s, roots: s.roots.filter((r) => mine.has(r.root)) };
   }
