@@ -108,6 +108,7 @@ describe("loupe pack", () => {
     expect(info.provider).toBe("cpu");
     expect(info.manifest).toMatchObject({ name: "use-lite-en", maxTokens: 128, hiddenSize: 512 });
     expect(info.manifest.fingerprint).toMatch(/^sha256:/);
+    expect(info.readableScripts).toEqual(["Latin"]);
   });
   it("refuses a damaged pack with an actionable message", async () => {
     const pack = await testPack();

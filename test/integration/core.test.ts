@@ -239,6 +239,23 @@ describe("Loupe core", () => {
     expect(sim.hits.some((h) => h.path === "b.md" && h.startLine <= 3 && h.endLine >= 3)).toBe(false);
   });
 
+  it("trusts the latent channel by the share of the query the encoder can read: none of a Chinese query for a Latin-only encoder", async () => {
+    const files = { "a.md": "# 数据库\n\n数据库 索引 重建 数据库 数据库\n", "b.md": "# 日志\n\n日志 轮转 数据库 索引 索引 索引\n" };
+    const scores = async (readableScripts: ReadonlySet<string> | undefined) => {
+      const encoder = Object.assign(fakeEncoder(), readableScripts ? { readableScripts } : {});
+      const { loupe } = await setup(files, { watch: false, encoder });
+      const query = "数据库 索引";
+      const [a, b] = [await loupe.explain({ query, path: "a.md", line: 3 }), await loupe.explain({ query, path: "b.md", line: 3 })];
+      // Both files are notes in a notes root: no role prior, no named symbol; b.md is below a.md in both channels.
+      return { b: b.hit.score, lexN: b.lexicalScore / a.lexicalScore, latN: b.latentScore / a.latentScore };
+    };
+    const latinOnly = await scores(new Set(["Latin"]));
+    expect(latinOnly.b).toBeCloseTo(latinOnly.lexN, 3);
+    const everyScript = await scores(undefined);
+    expect(everyScript.b).toBeCloseTo(0.7 * everyScript.lexN + 0.3 * everyScript.latN, 3);
+    expect(Math.abs(everyScript.b - latinOnly.b)).toBeGreaterThan(0.01);
+  });
+
   it("answers unknown roots with NOT_FOUND and missing folders with WORKSPACE_ROOT", async () => {
     // Malformed parameters never reach the core: the daemon refuses them at its edge (unit/protocol-schemas.test.ts).
     const { loupe } = await setup({ "a.md": "x\n" }, { watch: false });

@@ -33,6 +33,9 @@ describe("threadEncoder", () => {
       expect([...q.ids]).toEqual([...r.ids]);
       expect(q.ids.length).toBe(20);
       expect(threaded.fingerprint).toBe(inline.fingerprint);
+      // The default pack's vocabulary is English pieces: its encoder reads Latin script only.
+      expect(threaded.readableScripts).toEqual(new Set(["Latin"]));
+      expect(inline.readableScripts).toEqual(new Set(["Latin"]));
     } finally {
       await inline.close();
     }

@@ -54,6 +54,14 @@ describe("fuse", () => {
     expect(fused).toEqual([{ doc: 2, score: 0.75 }, { doc: 1, score: 0.5 }, { doc: 3, score: 0.25 }]);
     expect(fuse(lexical, latent, 10, { ...DEFAULT_FUSION, kind: "wsum", alpha: 1 }).map((h) => h.doc).slice(0, 2)).toEqual([1, 2]);
   });
+  it("blends each latent score toward the lexical one as far as the query's latent trust falls short of 1", () => {
+    const o = { ...DEFAULT_FUSION, kind: "wsum" as const, alpha: 0.5 };
+    // Trust 0: the latent part of every document is its lexical score; the ranking is the lexical one.
+    expect(fuse(lexical, latent, 10, o, undefined, undefined, { latentTrust: 0 })).toEqual([{ doc: 1, score: 1 }, { doc: 2, score: 0.5 }, { doc: 3, score: 0 }]);
+    // Trust 0.5: doc 2: 0.5·0.5 + 0.5·(0.5·1 + 0.5·0.5) = 0.625; doc 1: 0.5·1 + 0.5·(0 + 0.5·1) = 0.75; doc 3: 0.5·(0.5·0.5) = 0.125.
+    expect(fuse(lexical, latent, 10, o, undefined, undefined, { latentTrust: 0.5 })).toEqual([{ doc: 1, score: 0.75 }, { doc: 2, score: 0.625 }, { doc: 3, score: 0.125 }]);
+    expect(fuse(lexical, latent, 10, o, undefined, undefined, { latentTrust: 1 })).toEqual(fuse(lexical, latent, 10, o));
+  });
   it("adds reciprocal ranks in rrf", () => {
     const fused = fuse(lexical, latent, 2, { ...DEFAULT_FUSION, kind: "rrf", rrfK: 60 });
     expect(fused[0]).toEqual({ doc: 2, score: 1 / 62 + 1 / 61 });

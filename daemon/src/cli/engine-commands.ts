@@ -14,6 +14,7 @@ import { loadLabels } from "../model/labels.js";
 import { DEFAULT_TOP_K, ensureDefaultPack } from "../model/default-pack.js";
 import { Encoder, type ProviderChoice } from "../model/encoder.js";
 import { loadPack, type ModelPack } from "../model/pack.js";
+import { readableScripts } from "../model/readable-scripts.js";
 import { cacheDir, SEARCH_MODES, type SearchMode } from "@loupe/protocol";
 import { DEFAULT_FUSION, type FusionKind } from "../search/fusion.js";
 import { ROLE_PRIOR } from "../search/rerank.js";
@@ -186,16 +187,18 @@ export async function cmdEncode(values: Values, positionals: string[]): Promise<
 export async function cmdPack(values: Values): Promise<void> {
   const encoder = await openEncoder(values);
   const m = encoder.pack.manifest;
+  const scripts = [...(await readableScripts(encoder.pack))];
   await encoder.close();
   if (values.json) {
-    process.stdout.write(JSON.stringify({ dir: encoder.pack.dir, provider: encoder.provider, manifest: m }) + "\n");
+    process.stdout.write(JSON.stringify({ dir: encoder.pack.dir, provider: encoder.provider, readableScripts: scripts, manifest: m }) + "\n");
     return;
   }
   process.stdout.write(
     `${m.name} ${m.version}\n  fingerprint ${m.fingerprint}\n  folder      ${encoder.pack.dir}\n` +
       `  source      ${m.source} (${m.license})\n  provider    ${encoder.provider}\n` +
       `  windows     ${m.maxTokens} tokens, overlap ${m.windowOverlap}; hidden size ${m.hiddenSize}\n` +
-      `  sparse head layer ${m.sparseHead.layer}, SAE ${m.sparseHead.saeWidth ?? "none yet"}; top-k ${m.topK.query}/${m.topK.document}\n`,
+      `  sparse head layer ${m.sparseHead.layer}, SAE ${m.sparseHead.saeWidth ?? "none yet"}; top-k ${m.topK.query}/${m.topK.document}\n` +
+      `  reads       ${scripts.join(", ")} script (queries in other scripts lean on exact words: the meaning channel is trusted by the share it can read)\n`,
   );
 }
 

@@ -9,6 +9,7 @@ import type { Encoder, ProviderChoice, SparseVector } from "../model/encoder.js"
 import type { WorkerInit, WorkerReply, WorkerRequest } from "../model/encoder-worker.js";
 import { loadConceptLabels, loadLabels } from "../model/labels.js";
 import type { ModelPack } from "../model/pack.js";
+import { readableScripts } from "../model/readable-scripts.js";
 
 export interface ChunkEncoder {
   /** Identifies the vectors' space; an index built under another fingerprint is rebuilt. */
@@ -19,6 +20,8 @@ export interface ChunkEncoder {
   readonly labels: readonly string[] | null;
   /** The labels a hit's concepts may show: readable words only, "" otherwise (model/labels.ts); default `labels`. */
   readonly conceptLabels?: readonly string[] | null;
+  /** The scripts the encoder can read (model/readable-scripts.ts); absent: every script (the latent channel is always trusted). */
+  readonly readableScripts?: ReadonlySet<string>;
   encodeDocuments(texts: readonly string[]): Promise<SparseVector[]>;
   encodeQuery(text: string, topK?: number): Promise<SparseVector>;
   /** A passage encoded as a document for a waiting client (`similar`); default: encodeDocuments. */
@@ -34,6 +37,7 @@ export async function packEncoder(encoder: Encoder): Promise<ChunkEncoder> {
     provider: encoder.provider,
     labels,
     conceptLabels: await loadConceptLabels(encoder.pack),
+    readableScripts: await readableScripts(encoder.pack),
     encodeDocuments: (texts) => encoder.encodeSparse(texts, "document"),
     encodeQuery: async (text, topK) => (await encoder.encodeSparse([text], "query", topK))[0]!,
     close: () => encoder.close(),
@@ -78,6 +82,7 @@ export async function threadEncoder(pack: ModelPack, o: ThreadEncoderOptions = {
     provider: provider!,
     labels: await loadLabels(pack),
     conceptLabels: await loadConceptLabels(pack),
+    readableScripts: await readableScripts(pack),
     encodeDocuments: (texts) => documents.encode("document", texts),
     encodeQuery: (text, topK) => interactive.encode("query", text, topK),
     encodePassage: (text) => interactive.encode("document", text),

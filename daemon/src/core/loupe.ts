@@ -8,6 +8,7 @@ import picomatch from "picomatch";
 import { readdir, realpath, rm, stat } from "node:fs/promises";
 import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { analyze } from "../analysis/analyzer.js";
+import { readableShare } from "../analysis/scripts.js";
 import { ErrorCode, LIMITS, LoupeError, shown, type Concept, type ExplainParams, type ExplainResult, type IndexingProgress, type ReadParams, type ReadResult, type RootStatus, type SearchFilters, type SearchHit, type SearchMode, type SearchParams, type SearchResult, type SimilarParams } from "@loupe/protocol";
 import type { Filter, Searcher } from "../index/searcher.js";
 import type { ChunkMeta } from "../index/segment-writer.js";
@@ -267,7 +268,7 @@ export class Loupe {
    */
   private rank(targets: RootIndex[], lexical: QueryTerm[] | null, latent: QueryTerm[] | null, filter: Filter, want: number, query?: string): { hits: Hit[]; searchers: Searcher[] } {
     const searchers = targets.map((r) => r.searcher());
-    const ranked = this.fused(searchers, targets, lexical, latent, filter, query === undefined ? want : Math.max(want, RERANK_DEPTH));
+    const ranked = this.fused(searchers, targets, lexical, latent, filter, query === undefined ? want : Math.max(want, RERANK_DEPTH), query ?? "");
     if (query === undefined) return { hits: ranked, searchers };
     // Each candidate's chunk is read from the store once (its path and symbol are both needed).
     const chunks = new Map<number, ChunkMeta>();
@@ -280,7 +281,13 @@ export class Loupe {
     return { hits: hits.slice(0, want), searchers };
   }
 
-  private fused(searchers: Searcher[], targets: RootIndex[], lexical: QueryTerm[] | null, latent: QueryTerm[] | null, filter: Filter, want: number): Hit[] {
+  /** How far the latent channel is trusted for `query`: the share of its letters the encoder can read (search/fusion.ts). */
+  private latentTrust(query: string): number {
+    const scripts = this.o.encoder.readableScripts;
+    return scripts ? readableShare(query, scripts) : 1;
+  }
+
+  private fused(searchers: Searcher[], targets: RootIndex[], lexical: QueryTerm[] | null, latent: QueryTerm[] | null, filter: Filter, want: number, query: string): Hit[] {
     const depth = lexical && latent ? DEFAULT_FUSION.depth : want;
     const channel = (q: QueryTerm[] | null): Hit[] => {
       if (!q || q.length === 0) return [];
@@ -305,7 +312,7 @@ export class Loupe {
     // Chunks still waiting for their latent vector rank by their words alone (see fuse).
     const pending = targets.some((r) => r.latent.ready < r.latent.total);
     const latentMissing = pending ? (doc: number) => targets[Math.floor(doc / KEY)]!.latentMissing(pathOf(doc)) : undefined;
-    return fuse(lex, lat, want, DEFAULT_FUSION, kindOf, latentMissing);
+    return fuse(lex, lat, want, DEFAULT_FUSION, kindOf, latentMissing, { latentTrust: this.latentTrust(query) });
   }
 
   /**
@@ -507,7 +514,9 @@ export class Loupe {
     const [bestLex, bestLat] = [best(lexical), best(latent)];
     const c = s.chunk(doc);
     const alpha = fileKind(c.path) === "code" ? (DEFAULT_FUSION.alphaCode ?? DEFAULT_FUSION.alpha) : DEFAULT_FUSION.alpha;
-    const fusedScore = alpha * (bestLex > 0 ? lexicalScore / bestLex : 0) + (1 - alpha) * (bestLat > 0 ? latentScore / bestLat : 0);
+    const [lexN, latN] = [bestLex > 0 ? lexicalScore / bestLex : 0, bestLat > 0 ? latentScore / bestLat : 0];
+    const trust = this.latentTrust(p.query);
+    const fusedScore = alpha * lexN + (1 - alpha) * (trust * latN + (1 - trust) * lexN);
     const [scored] = rerank([{ doc, score: fusedScore }], { query: p.query, pathOf: () => c.path, symbolOf: () => c.symbol, codeRoot: () => root.codeRoot, ...this.o.rerank });
     return {
       query: p.query,

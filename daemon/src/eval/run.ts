@@ -4,11 +4,13 @@
 // "memory"` runs the in-memory scorers of daemon/src/search/ instead, which the index must
 // match within quantisation noise (docs/index-format.md). Dense search has no index yet.
 import { analyze, ANALYZER_VERSION } from "../analysis/analyzer.js";
+import { readableShare } from "../analysis/scripts.js";
 import { MemoryDirectory } from "../index/directory.js";
 import { Index } from "../index/index.js";
 import type { Searcher } from "../index/searcher.js";
 import { latentQuery, lexicalQuery } from "../index/terms.js";
 import type { Encoder, SparseVector } from "../model/encoder.js";
+import { readableScripts } from "../model/readable-scripts.js";
 import { Bm25Index } from "../search/bm25.js";
 import { DenseIndex } from "../search/dense.js";
 import { fileKind, type FileKind } from "../file-types.js";
@@ -118,6 +120,12 @@ function kindOf(set: EvalSet): (doc: number) => FileKind {
   return (doc) => fileKind(`doc.${set.docs[doc]!.ext ?? ""}`);
 }
 
+/** A query's trust in the latent channel, as search gives it: the share of its letters the pack's vocabulary covers. */
+async function latentTrust(encoder: Encoder): Promise<(query: string) => number> {
+  const scripts = await readableScripts(encoder.pack);
+  return (query) => readableShare(query, scripts);
+}
+
 /** Rankings of every channel a mode needs, on the index engine (hybrid fills all three). */
 export interface ChannelRankings {
   lexical?: Hit[][];
@@ -144,7 +152,8 @@ export async function rankOnIndex(set: EvalSet, options: EvalOptions, k: number,
   const qv = await encoder!.encodeSparse(queries, "query", options.queryK);
   const latent = qv.map((v) => toDocs(searcher, searcher.search(latentQuery(v), depth)));
   if (mode === "latent") return { latent };
-  return { lexical, latent, hybrid: queries.map((_, i) => fuse(lexical![i]!, latent[i]!, k, fusion, kindOf(set))) };
+  const trust = await latentTrust(encoder!);
+  return { lexical, latent, hybrid: queries.map((q, i) => fuse(lexical![i]!, latent[i]!, k, fusion, kindOf(set), undefined, { latentTrust: trust(q) })) };
 }
 
 async function rank(set: EvalSet, options: EvalOptions, k: number): Promise<Hit[][]> {
@@ -162,7 +171,8 @@ async function rank(set: EvalSet, options: EvalOptions, k: number): Promise<Hit[
     const fusion = options.fusion ?? DEFAULT_FUSION;
     const latent = await latentRankings(set, encoder, options, fusion.depth, progress);
     const index = lexicalIndex(set, progress);
-    return queries.map((q, i) => fuse(index.search(q, fusion.depth), latent[i]!, k, fusion, kindOf(set)));
+    const trust = await latentTrust(encoder);
+    return queries.map((q, i) => fuse(index.search(q, fusion.depth), latent[i]!, k, fusion, kindOf(set), undefined, { latentTrust: trust(q) }));
   }
   const index = new DenseIndex(encoder.hiddenSize, set.docs.length);
   for (const v of await embedAll(encoder, set.docs.map(docText), "encoding documents", progress)) index.add(v);

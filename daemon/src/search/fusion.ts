@@ -18,6 +18,20 @@ export interface FusionOptions {
   depth: number;
 }
 
+/** What one query adds to the fusion options. */
+export interface QueryFusion {
+  /**
+   * How far the latent channel is trusted for this query, in [0, 1] (default 1): the share of the
+   * query's letters the encoder can read (analysis/scripts.ts `readableShare`). Below 1, each
+   * document's latent score is blended toward its lexical one, so for a query the encoder cannot
+   * read at all the fused ranking is the lexical ranking. Chosen on whole sets
+   * (docs/quality.md): among trusting by the query's readability, by the document's, by both,
+   * and by the lower of the two, the query's alone lost least where the channel cannot help
+   * (zh-zh, el-el) and gained most where it can (the X→en pairs).
+   */
+  latentTrust?: number;
+}
+
 // Chosen with bench/src/fusion.ts on whole sets (bench/results/fusion.json, docs/quality.md),
 // with the retrieval-trained head and 64 latents per query. The weighted sum beats
 // RRF on every set (RRF weighs the two lists alike, and the latent channel is still far weaker
@@ -41,7 +55,9 @@ export function fuse(
   kindOf?: (doc: number) => FileKind,
   /** Documents whose latent vector is not computed yet: ranked by their lexical score alone, as if the latent channel agreed, rather than as if it had found nothing. */
   latentMissing?: (doc: number) => boolean,
+  query: QueryFusion = {},
 ): Hit[] {
+  const trust = Math.min(Math.max(query.latentTrust ?? 1, 0), 1);
   const parts = new Map<number, [number, number]>();
   const add = (hits: Hit[], channel: 0 | 1) => {
     const list = hits.slice(0, o.depth);
@@ -58,6 +74,7 @@ export function fuse(
   const alphaOf = (doc: number) => (kindOf?.(doc) === "code" ? (o.alphaCode ?? o.alpha) : o.alpha);
   const combine = (doc: number, lex: number, lat: number) => {
     if (latentMissing?.(doc)) lat = lex;
+    lat = trust * lat + (1 - trust) * lex;
     if (o.kind === "rrf") return lex + lat;
     const a = alphaOf(doc);
     return a * lex + (1 - a) * lat;
