@@ -2,7 +2,7 @@
 // real location (after `..` and symbolic links) is outside the roots, and files the ignore rules
 // skip; this tool only chooses the window and numbers the lines for the text mirror.
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { ErrorCode, ExplainParams, LIMITS, LoupeError, pathArg, ReadParams, rootArg, z } from "@loupe/protocol";
+import { ErrorCode, ExplainParams, LIMITS, LoupeError, pathArg, ReadParams, ReadResult, rootArg, z } from "@loupe/protocol";
 import { guarded, ok } from "../result.js";
 import { READ_ONLY } from "../schemas.js";
 import type { DaemonSession } from "../session.js";
@@ -22,14 +22,7 @@ export const readInput = z.strictObject({
   line: ExplainParams.shape.line.optional().describe("A line of interest (e.g. from a hit or a stack trace): without startLine/endLine, returns the 60 lines around it."),
 });
 
-export const readOutput = z.object({
-  root: z.string().describe("The workspace root holding the file."),
-  path: z.string().describe("Root-relative path."),
-  file: z.string().describe("Absolute path."),
-  startLine: z.number().int().describe("First line returned, 1-based."),
-  endLine: z.number().int().describe("Last line returned, inclusive."),
-  totalLines: z.number().int().describe("Lines in the whole file."),
-  text: z.string().describe("The lines startLine..endLine, joined with \\n, without line numbers."),
+export const readOutput = ReadResult.extend({
   nextStartLine: z.number().int().nullable().describe("Where to continue reading (endLine + 1), or null at the end of the file."),
 });
 
