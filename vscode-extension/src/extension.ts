@@ -8,7 +8,7 @@ import {
   indexingNote, LIMITS, Requests, type ExplainResult, type SearchHit, type SearchMode, type SearchResult, type StatusResult,
 } from "@loupe/protocol";
 import { hitLabel, hitRange, ResultsView } from "./results.js";
-import { CrashPolicy, explainMissing, findLoupe, isRunning, serverOptions, type LoupeExecutable } from "./server.js";
+import { CrashPolicy, explainMissing, findLoupe, isRunning, loupeCommandLine, serverOptions, type LoupeExecutable } from "./server.js";
 
 /** Quiet time after a keystroke before the QuickPick searches. */
 const TYPING_DEBOUNCE_MS = 200;
@@ -332,7 +332,8 @@ function registerMcp(context: vscode.ExtensionContext, exe: LoupeExecutable, log
     context.subscriptions.push(lm.registerMcpServerDefinitionProvider("loupe.mcp", {
       provideMcpServerDefinitions: () => {
         const roots = folders().flatMap((f) => ["--root", f]);
-        return [exe.kind === "node" ? new Stdio("Loupe", process.execPath, [exe.path, "mcp", ...roots]) : new Stdio("Loupe", exe.path, ["mcp", ...roots])];
+        const { command, args } = loupeCommandLine(exe, ["mcp", ...roots]);
+      return [new Stdio("Loupe", command, args)];
       },
     }));
     log.info("registered Loupe's MCP server for agent mode");

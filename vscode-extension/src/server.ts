@@ -40,11 +40,18 @@ export function findLoupe(setting: string, folders: readonly string[], env: Node
   return null;
 }
 
+/**
+ * The command line that runs `loupe` with `args`. A `bin/loupe.js` runs under `node` from PATH,
+ * never under the editor's own runtime: desktop VS Code's is Electron, whose native-module ABI
+ * is not Node's, and Loupe's daemon loads onnxruntime and roaring.
+ */
+export function loupeCommandLine(exe: LoupeExecutable, args: string[]): { command: string; args: string[] } {
+  return exe.kind === "node" ? { command: "node", args: [exe.path, ...args] } : { command: exe.path, args };
+}
+
 /** How the language client runs `loupe lsp`. */
 export function serverOptions(exe: LoupeExecutable): ServerOptions {
-  return exe.kind === "node"
-    ? { module: exe.path, args: ["lsp"], transport: TransportKind.stdio }
-    : { command: exe.path, args: ["lsp"], transport: TransportKind.stdio };
+  return { ...loupeCommandLine(exe, ["lsp"]), transport: TransportKind.stdio };
 }
 
 /** Crashes this close together count as repeated. */
