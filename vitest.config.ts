@@ -9,6 +9,8 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@loupe\/protocol$/, replacement: source("./protocol/src/index.ts") },
+      { find: /^@loupe\/protocol\/client$/, replacement: source("./protocol/src/client-entry.ts") },
+      { find: /^@loupe\/protocol\/errors$/, replacement: source("./protocol/src/errors.ts") },
       { find: /^@loupe\/mcp\/usage$/, replacement: source("./mcp/src/usage.ts") },
       { find: /^@loupe\/mcp$/, replacement: source("./mcp/src/server.ts") },
       { find: /^@loupe\/lsp$/, replacement: source("./lsp/src/server.ts") },

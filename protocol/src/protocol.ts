@@ -6,9 +6,10 @@
 // Everything here is plain JSON data; paths in results are in editor terms (absolute `file`
 // plus root-relative `path`, 1-based inclusive lines).
 import { RequestType, RequestType0 } from "vscode-languageserver-protocol";
-import {
-  AddRootParams, ExplainParams, ReadParams, ReindexParams, RootParams, SearchParams, SimilarParams,
-  type ExplainResult, type IndexingProgress, type ReadResult, type RootStatus, type SearchHit, type SearchResult, type StatusResult,
+// Types only: a client that never validates (the CLI) loads no zod.
+import type {
+  AddRootParams, ExplainParams, ExplainResult, IndexingProgress, ReadParams, ReadResult, ReindexParams, RootParams, RootStatus, SearchHit,
+  SearchParams, SearchResult, SimilarParams, StatusResult,
 } from "./schemas.js";
 
 /** Bumped whenever a request or result changes incompatibly; `initialize` reports it. */
@@ -53,18 +54,6 @@ export const Requests = {
 export type ResultOf<M extends keyof typeof Requests> =
   (typeof Requests)[M] extends RequestType0<infer R, ErrorData> ? R : (typeof Requests)[M] extends RequestType<unknown, infer R, ErrorData> ? R : never;
 
-/** The schema each request's parameters are checked against at the daemon's edge (null: it takes none). */
-export const ParamSchemas = {
-  search: SearchParams,
-  read: ReadParams,
-  similar: SimilarParams,
-  explain: ExplainParams,
-  status: null,
-  addRoot: AddRootParams,
-  removeRoot: RootParams,
-  reindex: ReindexParams,
-  stop: null,
-} as const satisfies Record<keyof typeof Requests, unknown>;
 
 /** An error answer's `data`: the LoupeError code (`OUTSIDE_ROOTS`, `BAD_ARGUMENT`, …) or `INTERNAL`. */
 export interface ErrorData {

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { ErrorCode, LoupeError } from "./errors.js";
 import { FILE_KINDS, LIMITS, SEARCH_MODES } from "./limits.js";
+import type { Requests } from "./protocol.js";
 
 const n = (x: number) => x.toLocaleString("en");
 
@@ -291,3 +292,16 @@ export function parseParams<S extends z.ZodType>(method: string, schema: S, para
         : issue.message;
   throw new LoupeError(ErrorCode.BadArgument, message);
 }
+
+/** The schema each request's parameters are checked against at the daemon's edge (null: it takes none). */
+export const ParamSchemas = {
+  search: SearchParams,
+  read: ReadParams,
+  similar: SimilarParams,
+  explain: ExplainParams,
+  status: null,
+  addRoot: AddRootParams,
+  removeRoot: RootParams,
+  reindex: ReindexParams,
+  stop: null,
+} as const satisfies Record<keyof typeof Requests, unknown>;

@@ -49,10 +49,12 @@ const file = (m: string) => m.endsWith(".ts");
 /** The npm package an import names (`@scope/name/sub` → `@scope/name`). */
 const packageOf = (m: string) => m.split("/").slice(0, m.startsWith("@") ? 2 : 1).join("/");
 
+/** @loupe/protocol or one of its entries (`/client`: without the schemas; `/errors`). */
+const isProtocol = (m: string) => m === "@loupe/protocol" || m.startsWith("@loupe/protocol/");
 const protocolMayImport = (m: string) => builtin(m) || m.startsWith("vscode-languageserver-protocol") || m === "zod" || m.startsWith("protocol/");
-const mcpMayImport = (m: string) => builtin(m) || m.startsWith("@modelcontextprotocol/sdk/") || m === "@loupe/protocol" || m.startsWith("mcp/");
-const extensionMayImport = (m: string) => builtin(m) || m === "vscode" || m.startsWith("vscode-languageclient/") || m === "@loupe/protocol" || m.startsWith("vscode-extension/");
-const lspMayImport = (m: string) => builtin(m) || m.startsWith("vscode-languageserver/") || m === "@loupe/protocol" || m.startsWith("lsp/");
+const mcpMayImport = (m: string) => builtin(m) || m.startsWith("@modelcontextprotocol/sdk/") || isProtocol(m) || m.startsWith("mcp/");
+const extensionMayImport = (m: string) => builtin(m) || m === "vscode" || m.startsWith("vscode-languageclient/") || isProtocol(m) || m.startsWith("vscode-extension/");
+const lspMayImport = (m: string) => builtin(m) || m.startsWith("vscode-languageserver/") || isProtocol(m) || m.startsWith("lsp/");
 
 /** Files matching `from` whose imports break `allowed`. */
 function violations(from: RegExp, allowed: (imported: string) => boolean): string[] {
@@ -73,6 +75,16 @@ describe("the package graph", () => {
 
   it("@loupe/protocol needs only Node, the LSP protocol package and zod", () => {
     expect(violations(/^protocol\//, protocolMayImport)).toEqual([]);
+  });
+
+  it("@loupe/protocol/client loads no zod: the CLI's start-up pays for no schema it does not check", () => {
+    const light = ["limits", "protocol", "errors", "paths", "pid-lock", "client"].map((f) => join(ROOT, "protocol", "src", `${f}.ts`));
+    for (const file of light) {
+      const values = [...readFileSync(file, "utf8").matchAll(/^import\s+(?!type\b)[^;]*?from\s+"([^"]+)"/gm)].map((m) => m[1]);
+      expect(values.filter((m) => m === "zod" || m === "./schemas.js" || m === "./index.js"), file).toEqual([]);
+    }
+    expect(readFileSync(join(ROOT, "protocol", "src", "client-entry.ts"), "utf8")).toMatch(/export type \* from "\.\/schemas\.js";/);
+    for (const f of ["daemon/cli/main.ts", "daemon/cli/daemon-commands.ts"]) expect(graph.get(f)!.filter((m) => m === "@loupe/protocol"), f).toEqual([]);
   });
 
   it("@loupe/mcp reaches the daemon only through @loupe/protocol", () => {
@@ -120,7 +132,7 @@ describe("the daemon's layers", () => {
   it("the scorers and the leaves know nothing of models or the index", () => {
     expect(violations(d("search/"), (m) => builtin(m) || !file(m) || /^daemon\/(search|analysis)\//.test(m) || ["daemon/file-types.ts", "daemon/sparse-vector.ts"].includes(m))).toEqual([]);
     expect(violations(d("sparse-vector\\.ts$"), () => false)).toEqual([]);
-    expect(violations(d("file-types\\.ts$"), (m) => m === "@loupe/protocol")).toEqual([]);
+    expect(violations(d("file-types\\.ts$"), isProtocol)).toEqual([]);
     expect(violations(d("analysis/"), (m) => builtin(m) || m.startsWith("daemon/analysis/"))).toEqual([]);
   });
 

@@ -1,7 +1,7 @@
 // The CLI commands that talk to the daemon: they parse, call DaemonClient, print. `daemon run`
 // is the daemon itself (what `daemon start` and auto-start spawn).
 import { resolve } from "node:path";
-import { cacheDir, daemonArgsOf, DaemonClient, indexingNote, numberedSnippet, SEARCH_MODES, socketPath, type Progress, type RootStatus, type SearchMode, type StatusResult } from "@loupe/protocol";
+import { cacheDir, daemonArgsOf, DaemonClient, indexingNote, numberedSnippet, SEARCH_MODES, socketPath, type Progress, type RootStatus, type SearchMode, type StatusResult } from "@loupe/protocol/client";
 import { loupeCommand, loupeVersion } from "../host.js";
 import { progressReporter } from "./progress.js";
 import { quotePath } from "./quote.js";

@@ -15,7 +15,7 @@ import { DEFAULT_TOP_K, ensureDefaultPack } from "../model/default-pack.js";
 import { Encoder, type ProviderChoice } from "../model/encoder.js";
 import { loadPack, type ModelPack } from "../model/pack.js";
 import { readableScripts } from "../model/readable-scripts.js";
-import { cacheDir, SEARCH_MODES, type SearchMode } from "@loupe/protocol";
+import { cacheDir, SEARCH_MODES, type SearchMode } from "@loupe/protocol/client";
 import { DEFAULT_FUSION, type FusionKind } from "../search/fusion.js";
 import { ROLE_PRIOR } from "../search/rerank.js";
 import type { LoupeOptions } from "../core/loupe.js";

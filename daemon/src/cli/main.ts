@@ -4,7 +4,7 @@
 // `loupe search` against a running daemon does not load the model runtime, the index or the MCP
 // SDK (start-up measured in docs/benchmarks.md).
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { ErrorCode, isLoupeError, LoupeError } from "@loupe/protocol";
+import { ErrorCode, isLoupeError, LoupeError } from "@loupe/protocol/errors";
 import { MCP_USAGE } from "@loupe/mcp/usage";
 import { loupeCommand, loupeVersion } from "../host.js";
 import type { DaemonCliContext } from "./daemon-commands.js";
