@@ -129,3 +129,33 @@ describe("the VS Code extension in code-server", () => {
     await until("similar", () => page.locator(".pane-body .monaco-tl-twistie, .pane-body .message, .pane-body").filter({ hasText: /hits for passages like src\/retry\.py:\d+-\d+/ }).first().textContent(), /hits for passages like src\/retry\.py:5-13/);
   });
 });
+
+describe("the VS Code extension without a loupe executable", () => {
+  it("says in the status bar and in a notification what is missing and how to fix it", async () => {
+    const dir = await mkdtemp("/tmp/loupe-vsc-missing-");
+    const other = await openVsCode(ws, join(dir, "vscode"), {
+      "loupe.path": join(dir, "no-such-loupe"),
+      "workbench.startupEditor": "none",
+      "security.workspace.trust.enabled": false,
+      "telemetry.telemetryLevel": "off",
+    }, env);
+    try {
+      const p = other.page;
+      const item = p.locator(".statusbar-item", { hasText: /Loupe/ }).first();
+      const read = async (what: string, get: () => Promise<string | null>, pattern: RegExp) => {
+        for (let waited = 0; waited < 60_000; waited += 250) {
+          const v = await get().catch(() => null);
+          if (v !== null && pattern.test(v)) return v;
+          await p.waitForTimeout(250);
+        }
+        await p.screenshot({ path: join(SHOTS, `failed-${what}.png`) }).catch(() => {});
+        throw new Error(`${what}: no ${pattern} within 60 s`);
+      };
+      await read("missing-status", () => item.textContent(), /Loupe: not found/);
+      await read("missing-notification", () => p.locator(".notifications-toasts").first().textContent(), /no-such-loupe, which does not exist.*Install Loupe/);
+    } finally {
+      await other.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
