@@ -126,6 +126,8 @@ export class LoupeLanguageServer {
           const added = e.added.map((f: WorkspaceFolder) => realFolder(fileURLToPath(f.uri)));
           this.folders = [...this.folders.filter((f) => !removed.has(f)), ...added];
           void this.addFolders(added);
+          // A folder the editor closed is no longer this editor's: the daemon closes it unless someone else holds it.
+          for (const f of removed) void this.daemon().then((client) => client.releaseRoot(f)).catch((e: Error) => this.log(`could not release ${f}: ${e.message}`));
         });
       }
       void this.addFolders(this.folders);

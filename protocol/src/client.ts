@@ -247,6 +247,10 @@ export class DaemonClient {
   removeRoot(root: string): Promise<StatusResult> {
     return this.call(Requests.removeRoot, { root });
   }
+  /** Ends this connection's hold on a session root it added (see Requests.releaseRoot). */
+  releaseRoot(root: string): Promise<StatusResult> {
+    return this.call(Requests.releaseRoot, { root });
+  }
   reindex(root: string | undefined, o: { wait?: boolean; onProgress?: (p: Progress) => void } = {}): Promise<StatusResult> {
     return this.withProgress(o.onProgress, (token) => this.call(Requests.reindex, { ...(root ? { root } : {}), wait: o.wait ?? false, ...(token ? { workDoneToken: token } : {}) }));
   }

@@ -45,6 +45,8 @@ export const Requests = {
   status: new RequestType0<StatusResult, ErrorData>("loupe/status"),
   addRoot: new RequestType<AddRootParams, RootStatus, ErrorData>("loupe/addRoot"),
   removeRoot: new RequestType<RootParams, StatusResult, ErrorData>("loupe/removeRoot"),
+  /** Ends this connection's hold on a session root it added (an editor closed that folder); the root closes when no session holds it and it is not saved. */
+  releaseRoot: new RequestType<RootParams, StatusResult, ErrorData>("loupe/releaseRoot"),
   reindex: new RequestType<ReindexParams, StatusResult, ErrorData>("loupe/reindex"),
   /** Stops the daemon after answering. */
   stop: new RequestType0<{ stopping: true }, ErrorData>("loupe/stop"),

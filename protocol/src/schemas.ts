@@ -302,6 +302,7 @@ export const ParamSchemas = {
   status: null,
   addRoot: AddRootParams,
   removeRoot: RootParams,
+  releaseRoot: RootParams,
   reindex: ReindexParams,
   stop: null,
 } as const satisfies Record<keyof typeof Requests, unknown>;

@@ -137,6 +137,24 @@ describe("roots", () => {
     expect(await saved()).not.toContain(s1);
   });
 
+  it("a session can let go of one of its roots (an editor closed that folder) and keeps the others", async () => {
+    const [x, y] = [await folder("release-x"), await folder("release-y")];
+    const one = await DaemonClient.connect({ socketPath: socket, start: false, name: "e2e-session-release" });
+    try {
+      await one.addRoot(x, { session: true });
+      await one.addRoot(y, { session: true });
+      const after = await one.releaseRoot(x);
+      expect(after.roots.map((r) => r.root)).not.toContain(x);
+      expect(after.roots.map((r) => r.root)).toContain(y);
+      // A saved root is not a session's to let go of: it stays.
+      const a = folders[0]!;
+      expect((await one.releaseRoot(a)).roots.map((r) => r.root)).toContain(a);
+      await expect(one.releaseRoot(join(x, "nowhere"))).rejects.toMatchObject({ code: "NOT_FOUND" });
+    } finally {
+      one.close();
+    }
+  });
+
   it("a saved root that a session also added stays when the session ends", async () => {
     const a = folders[0]!;
     const one = await DaemonClient.connect({ socketPath: socket, start: false, name: "e2e-session-3" });

@@ -118,10 +118,11 @@ export class Loupe {
     return [...this.saved];
   }
 
-  /** Drops `session`'s hold on its roots; closes (and returns) the ones nobody holds any more. Their indexes stay on disk. */
-  async releaseSession(session: object): Promise<string[]> {
+  /** Drops `session`'s hold on its roots (or only on `only`); closes (and returns) the ones nobody holds any more. Their indexes stay on disk. */
+  async releaseSession(session: object, only?: string): Promise<string[]> {
     const closed: string[] = [];
     for (const [root, h] of this.holders) {
+      if (only !== undefined && root !== only) continue;
       if (!h.delete(session) || h.size > 0) continue;
       this.holders.delete(root);
       if (this.saved.has(root)) continue;
@@ -131,6 +132,12 @@ export class Loupe {
       closed.push(root);
     }
     return closed;
+  }
+
+  /** Drops `session`'s hold on the session root `path` (as added, or what it resolves to); closes it when nobody holds it and it is not saved. NOT_FOUND when it is not a root. */
+  async releaseSessionRoot(path: string, session: object): Promise<string[]> {
+    const r = await this.rootFor(path);
+    return this.releaseSession(session, r.root);
   }
 
   private async openRoot(path: string): Promise<RootIndex> {

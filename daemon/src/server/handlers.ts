@@ -35,6 +35,10 @@ export function requestHandlers(c: HandlerContext): Handlers {
       if (p.wait) await c.indexing(conn, p.workDoneToken, r, `Indexing ${r.root}`);
       return loupe.rootStatus(r);
     },
+    async releaseRoot(p, conn) {
+      await loupe.releaseSessionRoot(p.root, conn);
+      return c.status();
+    },
     async removeRoot(p) {
       await c.saved.remove(p.root);
       return c.status();
