@@ -138,8 +138,10 @@ export class LoupeLanguageServer {
       return r.hits.map(hitSymbol);
     });
     // Loupe's own requests, scoped to this editor's folders unless the request names its roots.
-    c.onRequest(Requests.search.method, (p: SearchFilters & Record<string, unknown>) => this.relay((client) => client.search({ ...p, ...this.scoped(p), ...this.excluded(p) } as never)));
-    c.onRequest(Requests.similar.method, (p: SearchFilters & Record<string, unknown>) => this.relay((client) => client.similar({ ...p, ...this.scoped(p), ...this.excluded(p) } as never)));
+    // A missing or non-object parameter goes on as-is, so the daemon's own check answers it (BAD_ARGUMENT).
+    const withScope = (p: unknown) => (p !== null && typeof p === "object" && !Array.isArray(p) ? { ...p, ...this.scoped(p as SearchFilters), ...this.excluded(p as SearchFilters) } : p);
+    c.onRequest(Requests.search.method, (p: unknown) => this.relay((client) => client.search(withScope(p) as never)));
+    c.onRequest(Requests.similar.method, (p: unknown) => this.relay((client) => client.similar(withScope(p) as never)));
     c.onRequest(Requests.explain.method, (p: unknown) => this.relay((client) => client.explain(p as never)));
     c.onRequest(Requests.read.method, (p: unknown) => this.relay((client) => client.read(p as never)));
     c.onRequest(Requests.status.method, () => this.relay((client) => client.status()).then((s) => this.ours(s)));
@@ -160,14 +162,14 @@ export class LoupeLanguageServer {
   }
 
   /** A request's `roots`: as asked, else this editor's folders (none: every root). */
-  private scoped(p: SearchFilters): { roots?: string[] } {
-    const roots = p.roots ?? this.scope();
+  private scoped(p: SearchFilters | null | undefined): { roots?: string[] } {
+    const roots = p?.roots ?? this.scope();
     return roots ? { roots } : {};
   }
 
   /** A request's `exclude` with the editor's own globs added. */
-  private excluded(p: SearchFilters): { exclude?: string[] } {
-    const all = [...(Array.isArray(p.exclude) ? p.exclude : []), ...this.exclude];
+  private excluded(p: SearchFilters | null | undefined): { exclude?: string[] } {
+    const all = [...(Array.isArray(p?.exclude) ? p.exclude : []), ...this.exclude];
     return all.length ? { exclude: all } : {};
   }
 

@@ -91,6 +91,8 @@ describe("loupe lsp with a generic LSP client", () => {
     const e = await conn.sendRequest("loupe/search", { query: "deploy", k: 0 }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ResponseError);
     expect(e).toMatchObject({ message: "k must be an integer from 1 to 100, got 0", data: { code: "BAD_ARGUMENT" } });
+    const none = await conn.sendRequest("loupe/search", null).catch((x: unknown) => x);
+    expect(none).toMatchObject({ message: "search needs its parameters as an object, got null", data: { code: "BAD_ARGUMENT" } });
   });
 
   it("restarts a daemon that died, stops after the third loss in a row and says why, and tries again on reindex", async () => {
