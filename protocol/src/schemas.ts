@@ -266,7 +266,15 @@ export const StatusResult = z.object({
   socket: z.string().nullable(),
   startedAt: z.string(),
   clients: z.number().int(),
-  pack: z.object({ name: z.string(), fingerprint: z.string(), provider: z.string() }).nullable(),
+  pack: z
+    .object({
+      name: z.string(),
+      fingerprint: z.string(),
+      provider: z.string(),
+      scripts: z.array(z.string()).describe("The scripts the pack's encoder reads (Latin for the default English pack): a query in another script is matched by its words, the meaning channel trusted only for its readable share. Empty when the encoder does not say: the channel is always trusted."),
+    })
+    .nullable()
+    .describe("The model pack the daemon encodes with, its execution provider, and the scripts it reads."),
   roots: z.array(RootStatus),
   lastError: z.string().nullable(),
 });

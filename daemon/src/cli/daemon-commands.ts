@@ -79,7 +79,7 @@ function printStatus(ctx: DaemonCliContext, s: StatusResult): void {
   }
   process.stdout.write(
     `loupe daemon ${s.version} · pid ${s.pid} · ${s.clients} client${s.clients === 1 ? "" : "s"} · since ${s.startedAt}\n` +
-      `  socket ${s.socket}\n  pack ${s.pack ? `${s.pack.name} (${s.pack.fingerprint.slice(0, 19)}…) on ${s.pack.provider}` : "none"}\n` +
+      `  socket ${s.socket}\n  pack ${s.pack ? `${s.pack.name} (${s.pack.fingerprint.slice(0, 19)}…) on ${s.pack.provider}, reads ${s.pack.scripts.length ? s.pack.scripts.join(", ") : "every"} script` : "none"}\n` +
       (s.lastError ? `  last error: ${s.lastError}\n` : "") +
       (s.roots.length ? s.roots.map(describeRoot).join("\n") + "\n" : "no workspace roots; add one with `loupe index <folder>`\n"),
   );

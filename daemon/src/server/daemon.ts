@@ -115,7 +115,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       socket: o.socketPath,
       startedAt,
       clients: connections.size,
-      pack: { name: encoder.name, fingerprint: encoder.fingerprint, provider: encoder.provider },
+      pack: { name: encoder.name, fingerprint: encoder.fingerprint, provider: encoder.provider, scripts: [...(encoder.readableScripts ?? [])] },
       roots: [...(await Promise.all(loupe.rootList().map((r) => loupe.rootStatus(r)))), ...saved.notOpen()],
       lastError: lastError ?? saved.lastError,
     };

@@ -2,7 +2,7 @@
 // errors), the model pack and the daemon. With waitSeconds it waits for indexing to finish,
 // sending `notifications/progress` when the client gave a progress token.
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { RootStatus, z, type StatusResult } from "@loupe/protocol";
+import { RootStatus, StatusResult, z } from "@loupe/protocol";
 import { guarded, ok, reportProgress } from "../result.js";
 import { READ_ONLY } from "../schemas.js";
 import type { DaemonSession } from "../session.js";
@@ -27,7 +27,7 @@ const rootSchema = RootStatus.omit({ indexBytes: true, indexDir: true }).extend(
 export const statusOutput = z.object({
   ready: z.boolean().describe("True when every root is indexed and searchable (no partial results)."),
   roots: z.array(rootSchema).describe("This server's workspace roots."),
-  pack: z.object({ name: z.string(), fingerprint: z.string(), provider: z.string() }).nullable().describe("The model pack the daemon encodes with, and its execution provider."),
+  pack: StatusResult.shape.pack,
   daemon: z.object({ pid: z.number().int(), version: z.string(), startedAt: z.string() }).describe("The shared Loupe daemon serving this server."),
   lastError: z.string().nullable().describe("The daemon's last internal error, if any."),
 });
