@@ -12,7 +12,6 @@ import { readEvalSet } from "@loupe/daemon/eval/beir";
 import { rankOnIndex, scoreRankings } from "@loupe/daemon/eval/run";
 import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
 import { Encoder } from "@loupe/daemon/model/encoder";
-import { readableScripts } from "@loupe/daemon/model/readable-scripts";
 import { readableShare } from "@loupe/daemon/analysis/scripts";
 import { fileKind } from "@loupe/daemon/file-types";
 import { DEFAULT_FUSION, fuse } from "@loupe/daemon/search/fusion";
@@ -28,7 +27,7 @@ if (!values.sets) throw new Error("--sets DIR[,DIR…] is required");
 
 const pack = await ensureDefaultPack({ cacheDir: cacheDir() });
 const encoder = await Encoder.open(pack, { provider: "cpu" });
-const scripts = await readableScripts(pack);
+const scripts = encoder.readableScripts;
 const ndcg = (set: Awaited<ReturnType<typeof readEvalSet>>, r: Parameters<typeof scoreRankings>[1]) => scoreRankings(set, r)["ndcg@10"];
 const rows: Record<string, { lexical: number; latent: number; hybridFullTrust: number; hybrid: number; meanTrust: number; queries: number }> = {};
 for (const dir of values.sets.split(",")) {

@@ -14,7 +14,6 @@ import { loadLabels } from "../model/labels.js";
 import { DEFAULT_TOP_K, ensureDefaultPack } from "../model/default-pack.js";
 import { Encoder, type ProviderChoice } from "../model/encoder.js";
 import { loadPack, type ModelPack } from "../model/pack.js";
-import { readableScripts } from "../model/readable-scripts.js";
 import { cacheDir, SEARCH_MODES, type SearchMode } from "@loupe/protocol/client";
 import { DEFAULT_FUSION, type FusionKind } from "../search/fusion.js";
 import { ROLE_PRIOR } from "../search/rerank.js";
@@ -187,7 +186,7 @@ export async function cmdEncode(values: Values, positionals: string[]): Promise<
 export async function cmdPack(values: Values): Promise<void> {
   const encoder = await openEncoder(values);
   const m = encoder.pack.manifest;
-  const scripts = [...(await readableScripts(encoder.pack))];
+  const scripts = [...encoder.readableScripts];
   await encoder.close();
   if (values.json) {
     process.stdout.write(JSON.stringify({ dir: encoder.pack.dir, provider: encoder.provider, readableScripts: scripts, manifest: m }) + "\n");

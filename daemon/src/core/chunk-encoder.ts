@@ -37,7 +37,7 @@ export async function packEncoder(encoder: Encoder): Promise<ChunkEncoder> {
     provider: encoder.provider,
     labels,
     conceptLabels: await loadConceptLabels(encoder.pack),
-    readableScripts: await readableScripts(encoder.pack),
+    readableScripts: encoder.readableScripts,
     encodeDocuments: (texts) => encoder.encodeSparse(texts, "document"),
     encodeQuery: async (text, topK) => (await encoder.encodeSparse([text], "query", topK))[0]!,
     close: () => encoder.close(),

@@ -10,7 +10,6 @@ import { Index } from "../index/index.js";
 import type { Searcher } from "../index/searcher.js";
 import { latentQuery, lexicalQuery } from "../index/terms.js";
 import type { Encoder, SparseVector } from "../model/encoder.js";
-import { readableScripts } from "../model/readable-scripts.js";
 import { Bm25Index } from "../search/bm25.js";
 import { DenseIndex } from "../search/dense.js";
 import { fileKind, type FileKind } from "../file-types.js";
@@ -121,9 +120,8 @@ function kindOf(set: EvalSet): (doc: number) => FileKind {
 }
 
 /** A query's trust in the latent channel, as search gives it: the share of its letters the pack's vocabulary covers. */
-async function latentTrust(encoder: Encoder): Promise<(query: string) => number> {
-  const scripts = await readableScripts(encoder.pack);
-  return (query) => readableShare(query, scripts);
+function latentTrust(encoder: Encoder): (query: string) => number {
+  return (query) => readableShare(query, encoder.readableScripts);
 }
 
 /** Rankings of every channel a mode needs, on the index engine (hybrid fills all three). */
@@ -152,7 +150,7 @@ export async function rankOnIndex(set: EvalSet, options: EvalOptions, k: number,
   const qv = await encoder!.encodeSparse(queries, "query", options.queryK);
   const latent = qv.map((v) => toDocs(searcher, searcher.search(latentQuery(v), depth)));
   if (mode === "latent") return { latent };
-  const trust = await latentTrust(encoder!);
+  const trust = latentTrust(encoder!);
   return { lexical, latent, hybrid: queries.map((q, i) => fuse(lexical![i]!, latent[i]!, k, fusion, kindOf(set), undefined, { latentTrust: trust(q) })) };
 }
 
@@ -171,7 +169,7 @@ async function rank(set: EvalSet, options: EvalOptions, k: number): Promise<Hit[
     const fusion = options.fusion ?? DEFAULT_FUSION;
     const latent = await latentRankings(set, encoder, options, fusion.depth, progress);
     const index = lexicalIndex(set, progress);
-    const trust = await latentTrust(encoder);
+    const trust = latentTrust(encoder);
     return queries.map((q, i) => fuse(index.search(q, fusion.depth), latent[i]!, k, fusion, kindOf(set), undefined, { latentTrust: trust(q) }));
   }
   const index = new DenseIndex(encoder.hiddenSize, set.docs.length);

@@ -10,6 +10,7 @@ import ort from "onnxruntime-node";
 import { ErrorCode, LoupeError } from "@loupe/protocol";
 import type { ModelPack } from "./pack.js";
 import { normalizeForEncoder } from "./normalize.js";
+import { vocabularyScripts } from "../analysis/scripts.js";
 import { UseTokenizer, windows, type Vocabulary } from "./tokenizer.js";
 
 /** Which execution provider runs the session. `auto` tries GPUs first and falls back to CPU. */
@@ -105,6 +106,8 @@ export class Encoder {
     readonly pack: ModelPack,
     readonly provider: Provider,
     private readonly tokenizer: UseTokenizer,
+    /** The scripts this encoder can read: those its vocabulary covers (analysis/scripts.ts). */
+    readonly readableScripts: ReadonlySet<string>,
     readonly batchSize: number,
     private readonly threads: number,
     private readonly arena: boolean,
@@ -132,7 +135,7 @@ export class Encoder {
         const spinning = options.spinning ?? false;
         const session = await ort.InferenceSession.create(modelPath, sessionOptions(provider, threads, arena, spinning));
         log(`encoder: ${pack.manifest.name} on ${provider}${provider === "cpu" ? ` (${threads} threads)` : ""}`);
-        const encoder = new Encoder(pack, provider, tokenizer, batchSize, threads, arena, spinning);
+        const encoder = new Encoder(pack, provider, tokenizer, vocabularyScripts(vocabulary.map(([piece]) => piece)), batchSize, threads, arena, spinning);
         if (sparse) encoder.sparseSession = Promise.resolve(session);
         else encoder.statesSession = Promise.resolve(session);
         return encoder;
