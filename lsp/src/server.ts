@@ -13,7 +13,7 @@ import {
   type WorkspaceFolder,
 } from "vscode-languageserver/node";
 import {
-  DaemonClient, daemonArgsOf, ErrorCode, isLoupeError, LIMITS, LoupeError, Requests, RPC_ERROR, type Progress, type SearchFilters, type SearchHit,
+  DaemonClient, daemonArgsOf, ErrorCode, hitTitle, isLoupeError, LIMITS, LoupeError, Requests, RPC_ERROR, type Progress, type SearchFilters, type SearchHit,
   type StatusResult,
 } from "@loupe/protocol";
 
@@ -34,8 +34,7 @@ export const SYMBOL_HITS = 50;
 
 /** A hit as an LSP symbol: named by its symbol or heading (else its best line), located at the lines that answer the query. */
 export function hitSymbol(h: SearchHit): SymbolInformation {
-  const firstLine = h.snippet.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? h.path;
-  const name = h.symbol || (firstLine.length > 80 ? `${firstLine.slice(0, 79)}…` : firstLine);
+  const name = hitTitle(h, 80);
   const kind = h.kind === "notes" ? SymbolKind.String : h.symbol.includes(".") ? SymbolKind.Method : h.symbol ? SymbolKind.Function : SymbolKind.File;
   return {
     name,

@@ -22,6 +22,13 @@ export function numberedSnippet(h: Pick<SearchHit, "snippet" | "snippetStartLine
   return h.snippet.split("\n").map((l, i) => `${indent}${String(h.snippetStartLine + i).padStart(width)}│ ${l}`.trimEnd()).join("\n") + "\n";
 }
 
+/** A hit's one-line title, as editors list it: its symbol or heading, else its first non-blank snippet line (cut to `maxChars`), else its path. */
+export function hitTitle(h: Pick<SearchHit, "symbol" | "snippet" | "path">, maxChars: number): string {
+  if (h.symbol) return h.symbol;
+  const line = h.snippet.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? h.path;
+  return line.length > maxChars ? `${line.slice(0, maxChars - 1)}…` : line;
+}
+
 /** The note the CLI and MCP put before partial results, one wording for both: "index still building: 42% of 10,311 files; partial results below." */
 export function indexingNote(p: IndexingProgress | null): string | null {
   if (!p) return null;

@@ -1,7 +1,7 @@
 // The "Loupe Results" view: the hits of the last search or similar, grouped by file; it stays
 // after the QuickPick closes. Each hit opens its answering lines; its context menu explains it.
 import * as vscode from "vscode";
-import type { SearchHit } from "@loupe/protocol";
+import { hitTitle, type SearchHit } from "@loupe/protocol";
 
 export interface ResultSet {
   /** The query (or, for similar, the passage as path:lines). */
@@ -17,10 +17,9 @@ export function hitRange(h: SearchHit): vscode.Range {
   return new vscode.Range(h.snippetStartLine - 1, 0, h.snippetEndLine - 1, Number.MAX_SAFE_INTEGER);
 }
 
-/** A hit's one-line name: its symbol or heading, else its first snippet line. */
+/** A hit's one-line name in the editor's lists. */
 export function hitLabel(h: SearchHit): string {
-  const line = h.snippet.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? h.path;
-  return h.symbol || (line.length > 100 ? `${line.slice(0, 99)}…` : line);
+  return hitTitle(h, 100);
 }
 
 export class ResultsView implements vscode.TreeDataProvider<Node> {
