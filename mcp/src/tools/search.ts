@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { ErrorCode, filterShape, intArg, modeArg, indexingField, indexingNote, LIMITS, LoupeError, queryArg, SEARCH_MODES, SearchHit, z, type SearchParams } from "@loupe/protocol";
 import { guarded, ok, reportProgress } from "../result.js";
-import { hitText, READ_ONLY } from "../schemas.js";
+import { fileFilters, hitText, READ_ONLY } from "../schemas.js";
 import type { DaemonSession } from "../session.js";
 
 /** Longer than any cursor encodeCursor makes (about 40 characters). */
@@ -83,10 +83,7 @@ export function registerSearch(server: McpServer, session: DaemonSession, log: (
             ...(args.limit !== undefined ? { k: args.limit } : {}),
             ...(offset > 0 ? { offset } : {}),
             ...(args.mode ? { mode: args.mode } : {}),
-            ...(args.paths ? { paths: args.paths } : {}),
-            ...(args.exclude ? { exclude: args.exclude } : {}),
-            ...(args.kinds ? { kinds: args.kinds } : {}),
-            ...(args.languages ? { languages: args.languages } : {}),
+            ...fileFilters(args),
           };
           return client.search(p);
         });

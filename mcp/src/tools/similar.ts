@@ -4,7 +4,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { filterShape, intArg, indexingField, indexingNote, LIMITS, pathArg, rootArg, SearchHit, z, SimilarParams } from "@loupe/protocol";
 import { guarded, ok, reportProgress } from "../result.js";
-import { hitText, READ_ONLY } from "../schemas.js";
+import { fileFilters, hitText, READ_ONLY } from "../schemas.js";
 import type { DaemonSession } from "../session.js";
 
 export const similarInput = z.strictObject({
@@ -45,10 +45,7 @@ export function registerSimilar(server: McpServer, session: DaemonSession, log: 
             ...(args.startLine !== undefined ? { startLine: args.startLine } : {}),
             ...(args.endLine !== undefined ? { endLine: args.endLine } : {}),
             ...(args.limit !== undefined ? { k: args.limit } : {}),
-            ...(args.paths ? { paths: args.paths } : {}),
-            ...(args.exclude ? { exclude: args.exclude } : {}),
-            ...(args.kinds ? { kinds: args.kinds } : {}),
-            ...(args.languages ? { languages: args.languages } : {}),
+            ...fileFilters(args),
           };
           return client.similar(p);
         });
