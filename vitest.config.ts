@@ -3,6 +3,9 @@ import { defineConfig } from "vitest/config";
 
 const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
+/** Tests in real editors: they need code-server, Chromium and Neovim installed, so they run apart (`npm run test:editors`, vitest.editors.config.ts). */
+export const EDITOR_TESTS = ["test/e2e/vscode.test.ts", "test/e2e/neovim.test.ts"];
+
 export default defineConfig({
   // Tests import the workspace packages from their sources, like the daemon's own modules, so a
   // LoupeError thrown by daemon code and the class a test names are one class.
@@ -18,8 +21,7 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
-    // Real editors need code-server, Chromium and Neovim installed: `npm run test:editors` (vitest.editors.config.ts).
-    exclude: ["test/e2e/vscode.test.ts", "test/e2e/neovim.test.ts", "**/node_modules/**"],
+    exclude: [...EDITOR_TESTS, "**/node_modules/**"],
     // onnxruntime-node and TF.js are native/wasm heavy; forks isolate them cleanly.
     pool: "forks",
     // Every test file gets its own Loupe folders; no test can reach the user's daemon or cache.

@@ -2,9 +2,7 @@
 // `loupe lsp` in headless Neovim. `npm run test:editors`, which installs both first. The main
 // suite's settings (isolation, reporters, aliases), with only these tests included.
 import { defineConfig } from "vitest/config";
-import base from "./vitest.config.js";
-
-export const EDITOR_TESTS = ["test/e2e/vscode.test.ts", "test/e2e/neovim.test.ts"];
+import base, { EDITOR_TESTS } from "./vitest.config.js";
 
 export default defineConfig({
   ...base,

@@ -5,7 +5,7 @@
 // playwright-core (installed beside code-server, not in the lockfile).
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -85,7 +85,7 @@ export async function openVsCode(folder: string, tmp: string, settings: Record<s
   await mkdir(join(xdg, "config"), { recursive: true });
   await mkdir(join(xdg, "data"), { recursive: true });
   await writeFile(join(userData, "User", "settings.json"), JSON.stringify(settings, null, 2));
-  const pkg = JSON.parse(await import("node:fs").then((fs) => fs.readFileSync(join(REPO, "vscode-extension", "package.json"), "utf8"))) as { publisher: string; name: string; version: string };
+  const pkg = JSON.parse(await readFile(join(REPO, "vscode-extension", "package.json"), "utf8")) as { publisher: string; name: string; version: string };
   await symlink(join(REPO, "vscode-extension"), join(extensions, `${pkg.publisher}.${pkg.name}-${pkg.version}`));
 
   const port = await freePort();
