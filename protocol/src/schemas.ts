@@ -275,6 +275,9 @@ export const StatusResult = z.object({
     })
     .nullable()
     .describe("The model pack the daemon encodes with, its execution provider, and the scripts it reads."),
+  bridged: z
+    .array(z.string())
+    .describe("Languages (ISO 639-1 codes) bridged to English by bilingual dictionaries: a question in one of them also finds English notes (and notes in the others, through English), and an English question finds notes in them."),
   roots: z.array(RootStatus),
   lastError: z.string().nullable(),
 });

@@ -109,6 +109,9 @@ describe("loupe pack", () => {
     expect(info.manifest).toMatchObject({ name: "use-lite-en", maxTokens: 128, hiddenSize: 512 });
     expect(info.manifest.fingerprint).toMatch(/^sha256:/);
     expect(info.readableScripts).toEqual(["Latin"]);
+    expect(info.bridged).toEqual(["ar", "de", "el", "es", "hi", "ru", "tr", "zh"]);
+    const text = await loupe("pack", "--provider", "cpu");
+    expect(text.stdout).toMatch(/bridged +Arabic \(ar\), German \(de\).*Chinese \(zh\) ⇄ English/);
   });
   it("refuses a damaged pack with an actionable message", async () => {
     const pack = await testPack();

@@ -104,7 +104,7 @@ describe("loupe mcp: a daemon that is not running yet", () => {
     const progress: Array<{ progress: number; total?: number; message?: string }> = [];
     const before = structured(await call("status"));
     const s = structured(await call("status", { waitSeconds: 120 }, (p) => progress.push(p)));
-    expect(s).toMatchObject({ ready: true, pack: { name: "use-lite-en", scripts: ["Latin"] }, lastError: null });
+    expect(s).toMatchObject({ ready: true, pack: { name: "use-lite-en", scripts: ["Latin"] }, bridged: expect.arrayContaining(["de", "zh"]), lastError: null });
     expect(s.roots).toHaveLength(1);
     expect(s.roots[0]).toMatchObject({ root: ws, state: "watching", files: 7 + FILLER_NOTES, pending: 0, lastError: null });
     // 200+ files take seconds to encode, so indexing is still under way here (checked, not assumed).

@@ -15,14 +15,19 @@
 //    terms): vaswani 0.374 → 0.420, xquad-r en-en 0.961 → 0.967, de-de 0.915 → 0.924,
 //    cosqa-dev 0.346 → 0.347. Heavier stemmers are language-specific; this one is nearly free.
 
-/** Bumped whenever the terms produced for some input change; indexes record it. */
-export const ANALYZER_VERSION = 1;
+/**
+ * Bumped whenever the terms produced for some input change, including the bridge's tables
+ * (analysis/bridge.ts adds English translations to notes in bridged languages); indexes record it.
+ * 2: the bridge, tables version 1.
+ */
+export const ANALYZER_VERSION = 2;
 
 /** Longer terms are dropped: they are almost always hashes, base64 or minified code. */
 export const MAX_TERM_LENGTH = 64;
 
 const RUN = /[\p{L}\p{M}\p{N}_]+/gu;
-const UNSPACED = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u;
+/** Scripts written without spaces between words. */
+export const UNSPACED = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u;
 const CAMEL = /(?<=\p{Ll})(?=\p{Lu})|(?<=\p{Lu})(?=\p{Lu}\p{Ll})|(?<=\p{L})(?=\p{N})|(?<=\p{N})(?=\p{L})/u;
 
 let segmenter: Intl.Segmenter | undefined;

@@ -2,6 +2,7 @@
 // is the daemon itself (what `daemon start` and auto-start spawn).
 import { resolve } from "node:path";
 import { cacheDir, daemonArgsOf, DaemonClient, indexingNote, numberedSnippet, SEARCH_MODES, socketPath, type Progress, type RootStatus, type SearchMode, type StatusResult } from "@loupe/protocol/client";
+import { bridgeManifest, describeLanguages } from "../analysis/bridge.js";
 import { loupeCommand, loupeVersion } from "../host.js";
 import { progressReporter } from "./progress.js";
 import { quotePath } from "./quote.js";
@@ -80,6 +81,7 @@ function printStatus(ctx: DaemonCliContext, s: StatusResult): void {
   process.stdout.write(
     `loupe daemon ${s.version} · pid ${s.pid} · ${s.clients} client${s.clients === 1 ? "" : "s"} · since ${s.startedAt}\n` +
       `  socket ${s.socket}\n  pack ${s.pack ? `${s.pack.name} (${s.pack.fingerprint.slice(0, 19)}…) on ${s.pack.provider}, reads ${s.pack.scripts.length ? s.pack.scripts.join(", ") : "every"} script` : "none"}\n` +
+      `  bridged ${s.bridged.length ? `${describeLanguages(bridgeManifest(), s.bridged)} ⇄ English (bilingual dictionaries)` : "none"}\n` +
       (s.lastError ? `  last error: ${s.lastError}\n` : "") +
       (s.roots.length ? s.roots.map(describeRoot).join("\n") + "\n" : "no workspace roots; add one with `loupe index <folder>`\n"),
   );

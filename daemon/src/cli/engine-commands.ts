@@ -4,6 +4,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { bridgeManifest, describeLanguages } from "../analysis/bridge.js";
 import { DEFAULT_LIMITS } from "../chunk/index.js";
 import { packEncoder, threadEncoder, type ChunkEncoder } from "../core/chunk-encoder.js";
 import { readEvalSet, type EvalSet } from "../eval/beir.js";
@@ -188,8 +189,10 @@ export async function cmdPack(values: Values): Promise<void> {
   const m = encoder.pack.manifest;
   const scripts = [...encoder.readableScripts];
   await encoder.close();
+  const manifest = bridgeManifest();
+  const bridged = { manifest, languages: Object.keys(manifest.languages).sort() };
   if (values.json) {
-    process.stdout.write(JSON.stringify({ dir: encoder.pack.dir, provider: encoder.provider, readableScripts: scripts, manifest: m }) + "\n");
+    process.stdout.write(JSON.stringify({ dir: encoder.pack.dir, provider: encoder.provider, readableScripts: scripts, bridged: bridged.languages, manifest: m }) + "\n");
     return;
   }
   process.stdout.write(
@@ -197,7 +200,8 @@ export async function cmdPack(values: Values): Promise<void> {
       `  source      ${m.source} (${m.license})\n  provider    ${encoder.provider}\n` +
       `  windows     ${m.maxTokens} tokens, overlap ${m.windowOverlap}; hidden size ${m.hiddenSize}\n` +
       `  sparse head layer ${m.sparseHead.layer}, SAE ${m.sparseHead.saeWidth ?? "none yet"}; top-k ${m.topK.query}/${m.topK.document}\n` +
-      `  reads       ${scripts.join(", ")} script (queries in other scripts lean on exact words: the meaning channel is trusted by the share it can read)\n`,
+      `  reads       ${scripts.join(", ")} script (queries in other scripts lean on exact words: the meaning channel is trusted by the share it can read)\n` +
+      `  bridged     ${describeLanguages(bridged.manifest, bridged.languages)} ⇄ English, by bilingual dictionaries (Loupe's, not the pack's: questions and notes in them are translated word by word; the meaning channel reads a translated question in English)\n`,
   );
 }
 

@@ -7,12 +7,11 @@ import { createHash } from "node:crypto";
 import picomatch from "picomatch";
 import { readdir, realpath, rm, stat } from "node:fs/promises";
 import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { analyze } from "../analysis/analyzer.js";
-import { readableShare } from "../analysis/scripts.js";
 import { ErrorCode, LIMITS, LoupeError, shown, type Concept, type ExplainParams, type ExplainResult, type IndexingProgress, type ReadParams, type ReadResult, type RootStatus, type SearchFilters, type SearchHit, type SearchMode, type SearchParams, type SearchResult, type SimilarParams } from "@loupe/protocol";
 import type { Filter, Searcher } from "../index/searcher.js";
 import type { ChunkMeta } from "../index/segment-writer.js";
-import { LATENT_PREFIX, latentQuery, lexicalQuery, lexicalTerm, LEXICAL_PREFIX, type QueryTerm } from "../index/terms.js";
+import { LATENT_PREFIX, latentQuery, lexicalTerm, LEXICAL_PREFIX, weightedLexicalQuery, type QueryTerm } from "../index/terms.js";
+import { bridgeManifest, latentText, openBridge, questionTrust, type LexicalAnalyzer } from "../analysis/bridge.js";
 import { fileKind } from "../file-types.js";
 import { DEFAULT_FUSION, fuse } from "../search/fusion.js";
 import { rerank, RERANK_DEPTH, type RerankOptions } from "../search/rerank.js";
@@ -28,6 +27,8 @@ export interface LoupeOptions {
   /** Indexes live in `<cacheDir>/indexes/<name>-<hash of the root path>/`. */
   cacheDir: string;
   encoder: ChunkEncoder;
+  /** Lexical analysis of chunks and questions; default the shipped bridge (analysis/bridge.ts). */
+  lexical?: LexicalAnalyzer;
   log?: (line: string) => void;
   /** Passed to every root: watch (default true), debounce, batch size, file size limit. */
   rootOptions?: Pick<RootIndexOptions, "watch" | "debounceMs" | "batchFiles" | "maxDirty" | "maxFileBytes" | "chunkLimits">;
@@ -166,6 +167,7 @@ export class Loupe {
         root,
         indexDir: Loupe.indexDirFor(this.o.cacheDir, root),
         encoder: this.o.encoder,
+        lexical: this.lexical(),
         vectors: this.vectors,
         log: this.log,
         onChange: (s) => this.o.onRootChange?.(s),
@@ -260,11 +262,14 @@ export class Loupe {
     const offset = p.offset ?? 0;
     const targets = await this.targets(p);
     const filter = this.filterOf(p);
-    const words = analyze(p.query);
-    const lexical = mode === "latent" ? null : lexicalQuery(words);
-    const latent = mode === "lexical" ? null : latentQuery(await this.o.encoder.encodeQuery(p.query));
+    const analyzer = await this.lexical();
+    await analyzer.prepare([p.query]);
+    const bridged = analyzer.query(p.query);
+    const words = [...bridged.terms.keys()];
+    const lexical = mode === "latent" ? null : weightedLexicalQuery(bridged.terms);
+    const latent = mode === "lexical" ? null : latentQuery(await this.o.encoder.encodeQuery(latentText(p.query, bridged)));
     const want = Math.min(offset + k, LIMITS.depth);
-    const ranked = this.rank(targets, lexical, latent, filter, want + 1, p.query);
+    const ranked = this.rank(targets, lexical, latent, filter, want + 1, p.query, questionTrust(p.query, bridged, this.o.encoder.readableScripts));
     return this.page(p.query, mode, targets, ranked, latent, offset, k, words);
   }
 
@@ -273,9 +278,9 @@ export class Loupe {
    * RERANK_DEPTH are re-ranked for an agent (search/rerank.ts: file roles, named symbols, one
    * file not filling the page); `similar` ranks by the latent channel alone, without it.
    */
-  private rank(targets: RootIndex[], lexical: QueryTerm[] | null, latent: QueryTerm[] | null, filter: Filter, want: number, query?: string): { hits: Hit[]; searchers: Searcher[] } {
+  private rank(targets: RootIndex[], lexical: QueryTerm[] | null, latent: QueryTerm[] | null, filter: Filter, want: number, query?: string, trust = 1): { hits: Hit[]; searchers: Searcher[] } {
     const searchers = targets.map((r) => r.searcher());
-    const ranked = this.fused(searchers, targets, lexical, latent, filter, query === undefined ? want : Math.max(want, RERANK_DEPTH), query ?? "");
+    const ranked = this.fused(searchers, targets, lexical, latent, filter, query === undefined ? want : Math.max(want, RERANK_DEPTH), trust);
     if (query === undefined) return { hits: ranked, searchers };
     // Each candidate's chunk is read from the store once (its path and symbol are both needed).
     const chunks = new Map<number, ChunkMeta>();
@@ -288,13 +293,20 @@ export class Loupe {
     return { hits: hits.slice(0, want), searchers };
   }
 
-  /** How far the latent channel is trusted for `query`: the share of its letters the encoder can read (search/fusion.ts). */
-  private latentTrust(query: string): number {
-    const scripts = this.o.encoder.readableScripts;
-    return scripts ? readableShare(query, scripts) : 1;
+  /** Languages bridged to English (status): the given analyzer's, else the shipped tables'. */
+  bridgedLanguages(): string[] {
+    return this.o.lexical ? [...this.o.lexical.languages] : Object.keys(bridgeManifest().languages).sort();
   }
 
-  private fused(searchers: Searcher[], targets: RootIndex[], lexical: QueryTerm[] | null, latent: QueryTerm[] | null, filter: Filter, want: number, query: string): Hit[] {
+  /** The lexical analyzer: the one given, else the shipped bridge (opened on first use). */
+  private lexical(): Promise<LexicalAnalyzer> {
+    return this.o.lexical ? Promise.resolve(this.o.lexical) : openBridge();
+  }
+
+
+
+  /** `trust`: how far the latent channel is trusted for this question (questionTrust in analysis/bridge.ts). */
+  private fused(searchers: Searcher[], targets: RootIndex[], lexical: QueryTerm[] | null, latent: QueryTerm[] | null, filter: Filter, want: number, trust: number): Hit[] {
     const depth = lexical && latent ? DEFAULT_FUSION.depth : want;
     const channel = (q: QueryTerm[] | null): Hit[] => {
       if (!q || q.length === 0) return [];
@@ -319,7 +331,7 @@ export class Loupe {
     // Chunks still waiting for their latent vector rank by their words alone (see fuse).
     const pending = targets.some((r) => r.latent.ready < r.latent.total);
     const latentMissing = pending ? (doc: number) => targets[Math.floor(doc / KEY)]!.latentMissing(pathOf(doc)) : undefined;
-    return fuse(lex, lat, want, DEFAULT_FUSION, kindOf, latentMissing, { latentTrust: this.latentTrust(query) });
+    return fuse(lex, lat, want, DEFAULT_FUSION, kindOf, latentMissing, { latentTrust: trust });
   }
 
   /**
@@ -507,9 +519,13 @@ export class Loupe {
     const { root, rel } = await this.locate(p.path, p.root);
     const s = root.searcher();
     const doc = this.chunkAt(s, rel, line);
-    const latent = latentQuery(await this.o.encoder.encodeQuery(p.query));
-    const words = analyze(p.query);
-    const lexical = lexicalQuery(words);
+    const analyzer = await this.lexical();
+    await analyzer.prepare([p.query]);
+    const bridged = analyzer.query(p.query);
+    const encoded = latentText(p.query, bridged);
+    const latent = latentQuery(await this.o.encoder.encodeQuery(encoded));
+    const words = [...bridged.terms.keys()];
+    const lexical = weightedLexicalQuery(bridged.terms);
     const lat = s.explain(latent, doc);
     const lex = s.explain(lexical, doc);
     const weights = new Map(latent.map((q) => [q.term, q.weight]));
@@ -522,7 +538,7 @@ export class Loupe {
     const c = s.chunk(doc);
     const alpha = fileKind(c.path) === "code" ? (DEFAULT_FUSION.alphaCode ?? DEFAULT_FUSION.alpha) : DEFAULT_FUSION.alpha;
     const [lexN, latN] = [bestLex > 0 ? lexicalScore / bestLex : 0, bestLat > 0 ? latentScore / bestLat : 0];
-    const trust = this.latentTrust(p.query);
+    const trust = questionTrust(p.query, bridged, this.o.encoder.readableScripts);
     const fusedScore = alpha * lexN + (1 - alpha) * (trust * latN + (1 - trust) * lexN);
     const [scored] = rerank([{ doc, score: fusedScore }], { query: p.query, pathOf: () => c.path, symbolOf: () => c.symbol, codeRoot: () => root.codeRoot, ...this.o.rerank });
     return {

@@ -8,7 +8,8 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCode, isLoupeError } from "@loupe/protocol";
-import { analyze, ANALYZER_VERSION } from "../analysis/analyzer.js";
+import { ANALYZER_VERSION } from "../analysis/analyzer.js";
+import type { LexicalAnalyzer } from "../analysis/bridge.js";
 import { CHUNKER_VERSION, chunkFile, DEFAULT_LIMITS, type ChunkLimits, type SymbolChunk } from "../chunk/index.js";
 import { fileKind, isDocumentation, languageOf } from "../file-types.js";
 import { FsDirectory } from "../index/directory.js";
@@ -26,6 +27,12 @@ export interface PipelineOptions {
   root: string;
   indexDir: string;
   encoder: ChunkEncoder;
+  /**
+   * Chunks' lexical terms (the bridge adds English translations to notes in bridged languages).
+   * A promise: opening a root (and answering its add) does not wait for the bridge to load
+   * (~0.4 s), only its first indexed batch does.
+   */
+  lexical: Promise<LexicalAnalyzer>;
   vectors: VectorCache;
   log?: (line: string) => void;
   maxFileBytes?: number;
@@ -211,6 +218,7 @@ export class RootPipeline {
    * `latentPending` for phase 2. So a changed file is searchable by its words at once.
    */
   async apply(paths: string[]): Promise<void> {
+    const lexical = await this.o.lexical;
     const searcher = this.index.searcher();
     const updates: Array<{ path: string; entry: FileEntry; text: string }> = [];
     const removed: string[] = [];
@@ -274,6 +282,8 @@ export class RootPipeline {
     for (const u of chunked) {
       this.index.deletePath(u.path);
       const language = languageOf(u.path);
+      const prose = fileKind(u.path) === "notes";
+      if (prose) await lexical.prepare(u.chunks.map((c) => c.text));
       let complete = true;
       for (const c of u.chunks) {
         const latent = vectors.get(c.hash);
@@ -282,7 +292,7 @@ export class RootPipeline {
           path: u.path, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, hash: c.hash,
           ...(c.startCol !== undefined ? { startCol: c.startCol, endCol: c.endCol! } : {}),
           root: this.root, language,
-          lexical: analyze(`${u.path}\n${c.text}`),
+          lexical: lexical.chunk(u.path, c.text, prose),
           latent: latent ?? EMPTY_VECTOR,
         });
       }
@@ -303,6 +313,7 @@ export class RootPipeline {
    * dirty, so it is re-read and re-chunked first: those paths are returned). A restart resumes exactly here.
    */
   async encodePending(stopped: () => boolean): Promise<string[]> {
+    const lexical = await this.o.lexical;
     const changed: string[] = [];
     const searcher = this.index.searcher();
     const reader = new ChunkTextReader(this.root, this.o.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
@@ -334,10 +345,11 @@ export class RootPipeline {
     /** Texts to encode, by hash (a text repeated in the batch is encoded once). */
     const missing = new Map<string, string>();
     for (const f of files) {
+      if (fileKind(f.path) === "notes") await lexical.prepare(f.chunks.map((c) => c.text));
       for (const { meta, text, vector } of f.chunks) {
         const known = vector.ids.length > 0 ? vector : this.o.vectors.get(meta.hash);
         if (known) vectors.set(meta.hash, known);
-        else missing.set(meta.hash, text);
+        else missing.set(meta.hash, lexical.document(text, fileKind(meta.path) === "notes"));
       }
     }
     const hashes = [...missing.keys()];
@@ -354,7 +366,7 @@ export class RootPipeline {
     for (const f of files) {
       this.index.deletePath(f.path);
       for (const { meta, text } of f.chunks) {
-        await this.index.add({ ...meta, lexical: analyze(`${meta.path}\n${text}`), latent: vectors.get(meta.hash) ?? EMPTY_VECTOR });
+        await this.index.add({ ...meta, lexical: lexical.chunk(meta.path, text, fileKind(meta.path) === "notes"), latent: vectors.get(meta.hash) ?? EMPTY_VECTOR });
       }
       await yieldToEventLoop();
       this.latentPending.delete(f.path);

@@ -3,12 +3,13 @@
 // the on-disk index engine (daemon/src/index/, in an in-memory directory) by default; `engine:
 // "memory"` runs the in-memory scorers of daemon/src/search/ instead, which the index must
 // match within quantisation noise (docs/index-format.md). Dense search has no index yet.
-import { analyze, ANALYZER_VERSION } from "../analysis/analyzer.js";
+import { ANALYZER_VERSION } from "../analysis/analyzer.js";
+import { openBridge, PLAIN, type LexicalAnalyzer } from "../analysis/bridge.js";
 import { readableShare } from "../analysis/scripts.js";
 import { MemoryDirectory } from "../index/directory.js";
 import { Index } from "../index/index.js";
 import type { Searcher } from "../index/searcher.js";
-import { latentQuery, lexicalQuery } from "../index/terms.js";
+import { latentQuery, weightedLexicalQuery } from "../index/terms.js";
 import type { Encoder, SparseVector } from "../model/encoder.js";
 import { Bm25Index } from "../search/bm25.js";
 import { DenseIndex } from "../search/dense.js";
@@ -17,6 +18,7 @@ import { DEFAULT_FUSION, fuse, type FusionOptions } from "../search/fusion.js";
 import { SparseIndex } from "../search/sparse.js";
 import type { Hit } from "../search/topk.js";
 import { docText, type EvalSet } from "./beir.js";
+import { latentText, questionTrust } from "../analysis/bridge.js";
 import { mrrAt, ndcgAt, recallAt } from "./metrics.js";
 
 export const EVAL_MODES = ["lexical", "dense", "latent", "hybrid"] as const;
@@ -50,6 +52,8 @@ export interface EvalOptions {
   docK?: number;
   /** lexical, latent, hybrid: "index" (default) or the in-memory scorers ("memory"). */
   engine?: EvalEngine;
+  /** The index engine's lexical analysis: the shipped bridge by default; PLAIN (analysis/bridge.ts) to compare without it. The memory engine never bridges. */
+  lexical?: LexicalAnalyzer;
 }
 
 /** Texts per encoder call while indexing: enough to fill batches, small enough to report progress. */
@@ -80,8 +84,9 @@ async function latentRankings(set: EvalSet, encoder: Encoder, options: EvalOptio
   return queries.map((q) => index.search(q, k));
 }
 
-async function encodeDocs(set: EvalSet, encoder: Encoder, options: EvalOptions, progress: Progress): Promise<SparseVector[]> {
-  const texts = set.docs.map(docText);
+async function encodeDocs(set: EvalSet, encoder: Encoder, options: EvalOptions, progress: Progress, lexical: LexicalAnalyzer = PLAIN): Promise<SparseVector[]> {
+  const kind = kindOf(set);
+  const texts = set.docs.map((d, i) => lexical.document(docText(d), kind(i) === "notes"));
   const out: SparseVector[] = [];
   for (let i = 0; i < texts.length; i += ENCODE_CHUNK) {
     out.push(...(await encoder.encodeSparse(texts.slice(i, i + ENCODE_CHUNK), "document", options.docK)));
@@ -91,7 +96,8 @@ async function encodeDocs(set: EvalSet, encoder: Encoder, options: EvalOptions, 
 }
 
 /** Every document as one chunk of an index in an in-memory directory; `path` is the document's number. */
-async function buildIndex(set: EvalSet, vectors: SparseVector[] | null, lexical: boolean, encoder: Encoder | undefined, progress: Progress): Promise<Searcher> {
+async function buildIndex(set: EvalSet, vectors: SparseVector[] | null, lexical: LexicalAnalyzer | null, encoder: Encoder | undefined, progress: Progress): Promise<Searcher> {
+  const kind = kindOf(set);
   const index = await Index.open(new MemoryDirectory(), {
     pack: vectors && encoder ? encoder.pack.manifest.fingerprint : null,
     analyzer: ANALYZER_VERSION,
@@ -100,7 +106,7 @@ async function buildIndex(set: EvalSet, vectors: SparseVector[] | null, lexical:
   for (let i = 0; i < set.docs.length; i++) {
     await index.add({
       path: String(i), startLine: 1, endLine: 1, symbol: "", hash: "", root: "", language: "",
-      ...(lexical ? { lexical: analyze(docText(set.docs[i]!)) } : {}),
+      ...(lexical ? { lexical: lexical.chunk("", docText(set.docs[i]!), kind(i) === "notes") } : {}),
       ...(vectors ? { latent: vectors[i]! } : {}),
     });
     if ((i + 1) % 1000 === 0 || i + 1 === set.docs.length) progress("indexing", i + 1, set.docs.length);
@@ -141,17 +147,21 @@ export async function rankOnIndex(set: EvalSet, options: EvalOptions, k: number,
   const mode = options.mode;
   const encoder = options.encoder;
   if (mode !== "lexical" && !encoder) throw new Error(`${mode} mode needs an encoder`);
-  const vectors = mode === "lexical" ? null : await encodeDocs(set, encoder!, options, progress);
-  const searcher = await buildIndex(set, vectors, mode !== "latent", encoder, progress);
+  const analyzer = options.lexical ?? (await openBridge());
+  const vectors = mode === "lexical" ? null : await encodeDocs(set, encoder!, options, progress, analyzer);
+  const searcher = await buildIndex(set, vectors, mode === "latent" ? null : analyzer, encoder, progress);
   const fusion = options.fusion ?? DEFAULT_FUSION;
   const depth = mode === "hybrid" ? fusion.depth : k;
-  const lexical = mode === "latent" ? undefined : queries.map((q) => toDocs(searcher, searcher.search(lexicalQuery(analyze(q)), depth)));
+  const bridged = queries.map((q) => analyzer.query(q));
+  const lexical = mode === "latent" ? undefined : bridged.map((b) => toDocs(searcher, searcher.search(weightedLexicalQuery(b.terms), depth)));
   if (mode === "lexical") return { lexical };
-  const qv = await encoder!.encodeSparse(queries, "query", options.queryK);
+  // The latent channel reads a translated question in its English words (search does the same).
+  const latentTexts = bridged.map((b, i) => latentText(queries[i]!, b));
+  const qv = await encoder!.encodeSparse(latentTexts, "query", options.queryK);
   const latent = qv.map((v) => toDocs(searcher, searcher.search(latentQuery(v), depth)));
   if (mode === "latent") return { latent };
-  const trust = latentTrust(encoder!);
-  return { lexical, latent, hybrid: queries.map((q, i) => fuse(lexical![i]!, latent[i]!, k, fusion, kindOf(set), undefined, { latentTrust: trust(q) })) };
+  const trust = (i: number) => questionTrust(queries[i]!, bridged[i]!, encoder!.readableScripts);
+  return { lexical, latent, hybrid: queries.map((_, i) => fuse(lexical![i]!, latent[i]!, k, fusion, kindOf(set), undefined, { latentTrust: trust(i) })) };
 }
 
 async function rank(set: EvalSet, options: EvalOptions, k: number): Promise<Hit[][]> {

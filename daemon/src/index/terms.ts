@@ -32,3 +32,8 @@ export function latentQuery(v: SparseVector): QueryTerm[] {
 export function lexicalQuery(terms: readonly string[]): QueryTerm[] {
   return [...new Set(terms)].map((t) => ({ term: lexicalTerm(t), weight: 1 }));
 }
+
+/** A weighted lexical query (the bridge's: a question's own terms and their translations). */
+export function weightedLexicalQuery(terms: ReadonlyMap<string, number>): QueryTerm[] {
+  return [...terms].map(([t, weight]) => ({ term: lexicalTerm(t), weight }));
+}

@@ -18,6 +18,7 @@ import {
 import {
   ErrorCode, isLoupeError, LIMITS, LoupeError, ParamSchemas, parseParams, PROTOCOL_VERSION, Requests, RPC_ERROR, takePidLock, type StatusResult,
 } from "@loupe/protocol";
+import { openBridge } from "../analysis/bridge.js";
 import type { ChunkEncoder } from "../core/chunk-encoder.js";
 import { Loupe } from "../core/loupe.js";
 import type { RootIndex, RootIndexOptions, RootIndexStatus } from "../core/root-index.js";
@@ -90,6 +91,9 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   try {
     await rootsFile.load();
     encoder = await o.openEncoder();
+    // The bridge's language detector and stemmers load here, before anyone is served: their
+    // ~0.4 s of module evaluation would otherwise stall the event loop under the first request.
+    await openBridge();
   } catch (e) {
     await releaseLock();
     throw e;
@@ -116,6 +120,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       startedAt,
       clients: connections.size,
       pack: { name: encoder.name, fingerprint: encoder.fingerprint, provider: encoder.provider, scripts: [...(encoder.readableScripts ?? [])] },
+      bridged: loupe.bridgedLanguages(),
       roots: [...(await Promise.all(loupe.rootList().map((r) => loupe.rootStatus(r)))), ...saved.notOpen()],
       lastError: lastError ?? saved.lastError,
     };

@@ -28,6 +28,7 @@ export const statusOutput = z.object({
   ready: z.boolean().describe("True when every root is indexed and searchable (no partial results)."),
   roots: z.array(rootSchema).describe("This server's workspace roots."),
   pack: StatusResult.shape.pack,
+  bridged: StatusResult.shape.bridged,
   daemon: z.object({ pid: z.number().int(), version: z.string(), startedAt: z.string() }).describe("The shared Loupe daemon serving this server."),
   lastError: z.string().nullable().describe("The daemon's last internal error, if any."),
 });
@@ -45,7 +46,7 @@ export function registerStatus(server: McpServer, session: DaemonSession, log: (
       title: "Index status",
       description:
         "Show what Loupe has indexed for this workspace: per root the files and chunks, pending changes, indexing progress and " +
-        "errors; the model pack. Call it when search says the index is still building (waitSeconds waits for it) or finds nothing you expected.",
+        "errors; the model pack; the languages bridged to English (a question in one finds notes in the others). Call it when search says the index is still building (waitSeconds waits for it) or finds nothing you expected.",
       inputSchema: statusInput,
       outputSchema: statusOutput,
       annotations: { title: "Index status", ...READ_ONLY },
@@ -82,9 +83,9 @@ export function registerStatus(server: McpServer, session: DaemonSession, log: (
               (r.lastError ? `\n  error: ${r.lastError}` : ""),
             )
             .join("\n") +
-          `\npack ${s.pack ? `${s.pack.name} on ${s.pack.provider}` : "none"} · daemon pid ${s.pid} (${s.version}) since ${s.startedAt}` +
+          `\npack ${s.pack ? `${s.pack.name} on ${s.pack.provider}` : "none"} · bridged to English: ${s.bridged.length ? s.bridged.join(", ") : "none"} · daemon pid ${s.pid} (${s.version}) since ${s.startedAt}` +
           (s.lastError ? `\ndaemon last error: ${s.lastError}` : "") + "\n";
-        return ok({ ready, roots: mine, pack: s.pack, daemon: { pid: s.pid, version: s.version, startedAt: s.startedAt }, lastError: s.lastError }, text);
+        return ok({ ready, roots: mine, pack: s.pack, bridged: s.bridged, daemon: { pid: s.pid, version: s.version, startedAt: s.startedAt }, lastError: s.lastError }, text);
       }, log),
   );
 }
