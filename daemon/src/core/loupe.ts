@@ -303,8 +303,6 @@ export class Loupe {
     return this.o.lexical ? Promise.resolve(this.o.lexical) : openBridge();
   }
 
-
-
   /** `trust`: how far the latent channel is trusted for this question (questionTrust in analysis/bridge.ts). */
   private fused(searchers: Searcher[], targets: RootIndex[], lexical: QueryTerm[] | null, latent: QueryTerm[] | null, filter: Filter, want: number, trust: number): Hit[] {
     const depth = lexical && latent ? DEFAULT_FUSION.depth : want;

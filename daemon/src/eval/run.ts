@@ -4,7 +4,7 @@
 // "memory"` runs the in-memory scorers of daemon/src/search/ instead, which the index must
 // match within quantisation noise (docs/index-format.md). Dense search has no index yet.
 import { ANALYZER_VERSION } from "../analysis/analyzer.js";
-import { openBridge, PLAIN, type LexicalAnalyzer } from "../analysis/bridge.js";
+import { latentText, openBridge, PLAIN, questionTrust, type LexicalAnalyzer } from "../analysis/bridge.js";
 import { readableShare } from "../analysis/scripts.js";
 import { MemoryDirectory } from "../index/directory.js";
 import { Index } from "../index/index.js";
@@ -18,7 +18,6 @@ import { DEFAULT_FUSION, fuse, type FusionOptions } from "../search/fusion.js";
 import { SparseIndex } from "../search/sparse.js";
 import type { Hit } from "../search/topk.js";
 import { docText, type EvalSet } from "./beir.js";
-import { latentText, questionTrust } from "../analysis/bridge.js";
 import { mrrAt, ndcgAt, recallAt } from "./metrics.js";
 
 export const EVAL_MODES = ["lexical", "dense", "latent", "hybrid"] as const;
