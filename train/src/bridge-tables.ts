@@ -83,6 +83,7 @@ async function main(): Promise<void> {
   const npmModule = (pkg: string) => join(sources, "node_modules", pkg);
   const npmVersion = (pkg: string) => (JSON.parse(readFileSync(join(npmModule(pkg), "package.json"), "utf8")) as { version: string }).version;
   const manifest: BridgeManifest = { version: TABLES_VERSION, languages: {} };
+  const stop = (await import(pathToFileURL(join(npmModule("stopword"), "dist", "stopword.esm.mjs")).href)) as Record<string, string[]>;
   mkdirSync(outDir, { recursive: true });
 
   for (const [code, spec] of Object.entries(LANGUAGES)) {
@@ -140,7 +141,6 @@ async function main(): Promise<void> {
       }
     }
     // A stop word's line has no translation: the daemon keeps the word and tries no stem.
-    const stop = (await import(pathToFileURL(join(npmModule("stopword"), "dist", "stopword.esm.mjs")).href)) as Record<string, string[]>;
     used.push(`npm stopword ${npmVersion("stopword")} (${spec.stopwords}, stop words)`);
     for (const w of stop[spec.stopwords] ?? []) {
       for (const form of new Set([w, w.normalize("NFD").replace(/\p{M}/gu, "").normalize("NFC")])) {

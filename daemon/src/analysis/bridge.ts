@@ -211,16 +211,19 @@ export class Bridge implements LexicalAnalyzer {
     return new Bridge(dir, dir.href === BRIDGE_DIR.href ? bridgeManifest() : readManifest(dir), await languageTools(), options.stems ?? BRIDGE.stems);
   }
 
-  /** `~` + the Snowball stem of each word of a text in `language` (stop words left out): terms of their own, beside the words. */
-  private stemTerms(language: string, words: Iterable<string>): string[] {
-    const out: string[] = [];
-    if (!this.stems) return out;
-    for (const w of words) {
-      if (this.translate(language, w)?.length === 0) continue;
-      const stem = this.tools.stem(language, w);
-      if (stem !== undefined) out.push("~" + stem);
-    }
-    return out;
+  /**
+   * `~` + the Snowball stem of a word whose translations (`translated`, from translate) are
+   * known: a term of its own, beside the word; none for a stop word, or with stems off.
+   */
+  private stemTerm(language: string, word: string, translated: Array<[string, number]> | undefined): string | undefined {
+    if (!this.stems || translated?.length === 0) return undefined;
+    const stem = this.tools.stem(language, word);
+    return stem === undefined ? undefined : "~" + stem;
+  }
+
+  /** `language` when the bridge has a table for it. */
+  private bridged(language: string | undefined): language is string {
+    return language !== undefined && language in this.manifest.languages;
   }
 
   /** Languages with a table, by ISO 639-1 code. */
@@ -238,7 +241,7 @@ export class Bridge implements LexicalAnalyzer {
     const wanted = new Set<string>();
     for (const t of texts) {
       const language = this.detect(t);
-      if (language && language in this.manifest.languages && !this.tables.has(language)) wanted.add(language);
+      if (this.bridged(language) && !this.tables.has(language)) wanted.add(language);
     }
     await Promise.all([...wanted].map((l) => this.load(l)));
   }
@@ -257,7 +260,7 @@ export class Bridge implements LexicalAnalyzer {
 
   /** A language's table; one not prepared is read here, synchronously (German: ~0.13 s). */
   private table(language: string): Lexicon | undefined {
-    if (!(language in this.manifest.languages)) return undefined;
+    if (!this.bridged(language)) return undefined;
     let t = this.tables.get(language);
     if (!t) this.tables.set(language, (t = new Lexicon(gunzipSync(readFileSync(new URL(`${language}.tsv.gz`, this.dir))))));
     return t;
@@ -307,21 +310,26 @@ export class Bridge implements LexicalAnalyzer {
     const terms = new Map<string, number>();
     for (const w of words) terms.set(w, 1);
     const language = this.detect(text);
-    if (!language || !(language in this.manifest.languages)) return { language, terms, gloss: undefined, coverage: 1 };
-    for (const t of this.stemTerms(language, new Set(words))) terms.set(t, 1);
+    if (!this.bridged(language)) return { language, terms, gloss: undefined, coverage: 1 };
+    const distinct = [...new Set(words)];
+    const translations = distinct.map((w) => this.translate(language, w)?.slice(0, BRIDGE.queryTranslations));
+    distinct.forEach((w, i) => {
+      const stem = this.stemTerm(language, w, translations[i]);
+      if (stem) terms.set(stem, 1);
+    });
     const gloss: string[] = [];
     let translated = 0;
     let content = 0;
-    for (const w of new Set(words)) {
-      const tr = this.translate(language, w)?.slice(0, BRIDGE.queryTranslations);
+    distinct.forEach((w, i) => {
+      const tr = translations[i];
       if (tr?.length !== 0) content++;
       if (!tr) gloss.push(w); // a name or a number: the same in English
-      if (!tr?.length) continue; // stop words are left out of the gloss
+      if (!tr?.length) return; // stop words are left out of the gloss
       translated++;
       const sum = tr.reduce((s, [, x]) => s + x, 0);
       for (const [t, x] of tr) terms.set(t, (terms.get(t) ?? 0) + (BRIDGE.queryWeight * x) / sum);
       gloss.push(tr[0]![0]);
-    }
+    });
     return { language, terms, gloss: translated > 0 ? gloss.join(" ") : undefined, coverage: content ? translated / content : 1 };
   }
 
@@ -333,27 +341,31 @@ export class Bridge implements LexicalAnalyzer {
     const terms = analyze(`${head}\n${text}`);
     if (!prose) return terms;
     const language = this.detect(text);
-    if (!language || !(language in this.manifest.languages)) return terms;
-    const words = analyze(text);
-    const added = this.stemTerms(language, words);
-    for (const w of words) {
-      const tr = this.translate(language, w);
-      if (!tr) continue;
-      for (const [t] of tr.slice(0, BRIDGE.chunkTranslations)) if (t !== w) added.push(t);
-    }
+    if (!this.bridged(language)) return terms;
+    // The line break parts the head's terms from the text's: the text's are the tail.
+    const words = terms.slice(analyze(head).length);
+    const translations = words.map((w) => this.translate(language, w));
+    const added: string[] = [];
+    words.forEach((w, i) => {
+      const stem = this.stemTerm(language, w, translations[i]);
+      if (stem) added.push(stem);
+    });
+    words.forEach((w, i) => {
+      for (const [t] of translations[i]?.slice(0, BRIDGE.chunkTranslations) ?? []) if (t !== w) added.push(t);
+    });
     return added.length ? terms.concat(added) : terms;
   }
 
   /**
    * A note in a bridged language as the latent channel reads it: its words in order, each
    * replaced by its first English translation where it has one (names and numbers stay, stop
-   * words go). The
-   * default encoder reads English only; a Russian or Chinese note's own text is noise to it.
+   * words go). The default encoder reads English only; a Russian or Chinese note's own text is
+   * noise to it.
    */
   document(text: string, prose: boolean): string {
     if (!prose) return text;
     const language = this.detect(text);
-    if (!language || !(language in this.manifest.languages)) return text;
+    if (!this.bridged(language)) return text;
     const out: string[] = [];
     for (const w of analyze(text)) {
       const tr = this.translate(language, w);

@@ -345,11 +345,12 @@ export class RootPipeline {
     /** Texts to encode, by hash (a text repeated in the batch is encoded once). */
     const missing = new Map<string, string>();
     for (const f of files) {
-      if (fileKind(f.path) === "notes") await lexical.prepare(f.chunks.map((c) => c.text));
+      const prose = fileKind(f.path) === "notes";
+      if (prose) await lexical.prepare(f.chunks.map((c) => c.text));
       for (const { meta, text, vector } of f.chunks) {
         const known = vector.ids.length > 0 ? vector : this.o.vectors.get(meta.hash);
         if (known) vectors.set(meta.hash, known);
-        else missing.set(meta.hash, lexical.document(text, fileKind(meta.path) === "notes"));
+        else missing.set(meta.hash, lexical.document(text, prose));
       }
     }
     const hashes = [...missing.keys()];
@@ -365,8 +366,9 @@ export class RootPipeline {
     this.counters.encoded += missing.size;
     for (const f of files) {
       this.index.deletePath(f.path);
+      const prose = fileKind(f.path) === "notes";
       for (const { meta, text } of f.chunks) {
-        await this.index.add({ ...meta, lexical: lexical.chunk(meta.path, text, fileKind(meta.path) === "notes"), latent: vectors.get(meta.hash) ?? EMPTY_VECTOR });
+        await this.index.add({ ...meta, lexical: lexical.chunk(meta.path, text, prose), latent: vectors.get(meta.hash) ?? EMPTY_VECTOR });
       }
       await yieldToEventLoop();
       this.latentPending.delete(f.path);
