@@ -32,13 +32,13 @@ const ROUNDS = 5;
 const pack = await ensureDefaultPack({ cacheDir: cacheDir(), log: (l) => process.stderr.write(`${l}\n`) });
 const provider = values.provider as ProviderChoice;
 const encoder = await Encoder.open(pack, { provider, threads, batchSize: 32, log: (l) => process.stderr.write(`${l}\n`) });
-const bare = await ort.InferenceSession.create(pack.path(pack.manifest.encoder.file), {
+const bare = await ort.InferenceSession.create(pack.path(pack.manifest.encoder.file!), {
   executionProviders: [encoder.provider],
   intraOpNumThreads: threads,
   interOpNumThreads: 1,
   graphOptimizationLevel: "all",
 });
-const output = pack.manifest.encoder.outputs.layer1;
+const output = pack.manifest.encoder.outputs.layer1!; // the default pack has both graphs
 
 const rows = [];
 for (const length of LENGTHS) {

@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { readEvalSet } from "@loupe/daemon/eval/beir";
 import { rankOnIndex, scoreRankings } from "@loupe/daemon/eval/run";
-import type { HeadPrecision } from "@loupe/daemon/model/convert/use-lite";
+import type { HeadPrecision } from "@loupe/daemon/model/convert/sparse-head";
 import { ensureDefaultPack } from "@loupe/daemon/model/default-pack";
 import { Encoder } from "@loupe/daemon/model/encoder";
 import { loadPack, type ModelPack } from "@loupe/daemon/model/pack";

@@ -6,7 +6,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { HeadPrecision } from "../../daemon/src/model/convert/use-lite.js";
+import type { HeadPrecision } from "../../daemon/src/model/convert/sparse-head.js";
 import { ensureDefaultPack } from "../../daemon/src/model/default-pack.js";
 import { Encoder } from "../../daemon/src/model/encoder.js";
 import { fromHalf, readSaeEncoder, toHalf, writeSaeEncoder, type SaeEncoder } from "../../daemon/src/model/sae-format.js";

@@ -15,6 +15,9 @@ import { loadLabels } from "../model/labels.js";
 import { DEFAULT_TOP_K, ensureDefaultPack } from "../model/default-pack.js";
 import { Encoder, type ProviderChoice } from "../model/encoder.js";
 import { loadPack, type ModelPack } from "../model/pack.js";
+import { HEAD_PRECISIONS, type HeadPrecision } from "../model/convert/sparse-head.js";
+import { TEXT_NORMALIZATIONS, type TextNormalization } from "../model/normalize.js";
+import { SAE_FORMATS, type SaeFormat } from "../model/sae-import.js";
 import { cacheDir, SEARCH_MODES, type SearchMode } from "@loupe/protocol/client";
 import { DEFAULT_FUSION, type FusionKind } from "../search/fusion.js";
 import { ROLE_PRIOR } from "../search/rerank.js";
@@ -203,6 +206,49 @@ export async function cmdPack(values: Values): Promise<void> {
       `  reads       ${scripts.join(", ")} script (queries in other scripts lean on exact words: the meaning channel is trusted by the share it can read)\n` +
       `  bridged     ${describeLanguages(bridged.manifest, bridged.languages)} ⇄ English, by bilingual dictionaries (Loupe's, not the pack's: questions and notes in them are translated word by word; the meaning channel reads a translated question in English)\n`,
   );
+}
+
+function nonNegativeInt(name: string, raw: string, max: number): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > max) usageError(`--${name} must be an integer from 0 to ${max}, got "${raw}"`);
+  return n;
+}
+
+export async function cmdPackBuild(values: Values, positionals: string[]): Promise<void> {
+  if (positionals.length > 0) usageError(`pack build takes options only, got "${positionals[0]}"`);
+  const { buildPack } = await import("../model/pack-build.js");
+  if (values["list-values"]) {
+    if (!values.onnx) usageError("--list-values needs --onnx FILE");
+    const { producedValues, readOnnx } = await import("../model/onnx/surgery.js");
+    const { model } = await readOnnx(resolve(values.onnx));
+    for (const v of producedValues(model)) process.stdout.write(`${v.output}\t${v.op}\t${v.node}\n`);
+    return;
+  }
+  for (const required of ["onnx", "tokenizer", "sae", "out"] as const) if (!values[required]) usageError(`pack build needs --${required}`);
+  const topK = values["top-k"]?.split(",");
+  if (topK && topK.length !== 2) usageError(`--top-k takes QUERY,DOCUMENT (e.g. 40,400), got "${values["top-k"]}"`);
+  await buildPack({
+    onnx: values.onnx!,
+    tokenizer: values.tokenizer!,
+    ...(values["tokenizer-config"] ? { tokenizerConfig: values["tokenizer-config"] } : {}),
+    ...(values.layer !== undefined ? { layer: nonNegativeInt("layer", values.layer, 10_000) } : {}),
+    ...(values.tap ? { tap: values.tap } : {}),
+    sae: values.sae!,
+    ...(values["sae-format"] ? { saeFormat: oneOf<SaeFormat>("sae-format", values["sae-format"], SAE_FORMATS) } : {}),
+    out: values.out!,
+    ...(values.name ? { name: values.name } : {}),
+    precision: oneOf<HeadPrecision>("precision", values.precision, HEAD_PRECISIONS, "float"),
+    ...(topK ? { topK: { query: positiveInt("top-k", topK[0]!, 1, 1 << 20), document: positiveInt("top-k", topK[1]!, 1, 1 << 20) } } : {}),
+    ...(values["max-tokens"] ? { maxTokens: positiveInt("max-tokens", values["max-tokens"], 8, 1 << 16) } : {}),
+    ...(values.overlap !== undefined ? { windowOverlap: nonNegativeInt("overlap", values.overlap, 1 << 15) } : {}),
+    ...(values["query-prefix"] !== undefined ? { queryPrefix: values["query-prefix"] } : {}),
+    ...(values["document-prefix"] !== undefined ? { documentPrefix: values["document-prefix"] } : {}),
+    normalization: oneOf<TextNormalization>("normalize", values.normalize, TEXT_NORMALIZATIONS, "none"),
+    ...(values["labels-corpus"] ? { labelsCorpus: values["labels-corpus"] } : {}),
+    provider: oneOf<ProviderChoice>("provider", values.provider, ["auto", "cpu", "cuda", "webgpu"], "cpu"),
+    log: makeLog(values),
+  });
+  process.stdout.write(`${resolve(values.out!)}\n`);
 }
 
 export async function cmdLsFiles(values: Values, positionals: string[]): Promise<void> {

@@ -51,6 +51,16 @@ Usage:
       Print the text's active SAE latents with weights and labels.
   loupe pack [--json]
       Show the model pack in use (the default pack is converted on first use).
+  loupe pack build --onnx FILE --tokenizer FILE (--layer N | --tap VALUE) --sae PATH --out DIR
+            [--sae-format loupe|gemma-scope|llama-scope] [--precision float|int8|int8-all]
+            [--max-tokens N] [--overlap N] [--query-prefix TEXT] [--document-prefix TEXT]
+            [--normalize none|split-identifiers] [--top-k Q,D] [--labels-corpus DIR]
+            [--tokenizer-config FILE] [--name NAME] [--provider P]
+      Build a model pack from any ONNX encoder (e.g. optimum-cli export onnx) and an SAE over one
+      of its layers: Loupe's own, Gemma Scope (params.npz) or Llama Scope (folder with
+      hyperparams.json). The layer's states, the SAE, the saturation, max-pooling and Top-K
+      become one graph; use the pack with --pack DIR (docs/model-packs.md).
+      --list-values --onnx FILE: print the graph's values (to choose --tap) and exit.
   loupe ls-files [ROOT] [--skipped] [--json]
       List the files under ROOT (default: .) that would be indexed; --skipped also lists every
       skipped path with its reason (.gitignore, .git/info/exclude, .loupeignore, defaults,
@@ -96,6 +106,24 @@ const OPTIONS = {
   exclude: { type: "string", multiple: true },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
+  // loupe pack build
+  onnx: { type: "string" },
+  tokenizer: { type: "string" },
+  "tokenizer-config": { type: "string" },
+  layer: { type: "string" },
+  tap: { type: "string" },
+  "sae-format": { type: "string" },
+  out: { type: "string" },
+  name: { type: "string" },
+  precision: { type: "string" },
+  "max-tokens": { type: "string" },
+  overlap: { type: "string" },
+  "query-prefix": { type: "string" },
+  "document-prefix": { type: "string" },
+  normalize: { type: "string" },
+  "top-k": { type: "string" },
+  "labels-corpus": { type: "string" },
+  "list-values": { type: "boolean" },
   http: { type: "string" }, // loupe mcp (which parses its own arguments, --root repeatable)
   // loupe lsp: what language clients add to a server's command line (vscode-languageclient
   // passes both); the transport is always stdio, and the editor's process id comes in `initialize`.
@@ -183,7 +211,11 @@ export async function main(argv: string[]): Promise<number> {
     else if (command === "lsp") await (await import("@loupe/lsp")).runLspCommand(values, { version: loupeVersion(), loupeCommand: loupeCommand() });
     else if (command === "mcp") await (await import("@loupe/mcp")).runMcpCommand(argv, { version: loupeVersion(), loupeCommand: loupeCommand() });
     else if (command === "eval") await (await engine()).cmdEval(values);
-    else if (command === "pack") await (await engine()).cmdPack(values);
+    else if (command === "pack" && rest[0] === "build") await (await engine()).cmdPackBuild(values, rest.slice(1));
+    else if (command === "pack") {
+      if (rest.length > 0) usageError(`unknown pack command "${rest[0]}" (loupe pack, or loupe pack build)`);
+      await (await engine()).cmdPack(values);
+    }
     else if (command === "encode") await (await engine()).cmdEncode(values, rest);
     else if (command === "ls-files") await (await engine()).cmdLsFiles(values, rest);
     else usageError(`unknown command "${command}"`);

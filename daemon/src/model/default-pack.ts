@@ -9,7 +9,10 @@ import { fileURLToPath } from "node:url";
 import { mkdir, open, readFile, rename, rm, writeFile, copyFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { convertUseLite, CONVERTER_VERSION, HIDDEN_SIZE, MAX_POSITIONS, OUTPUTS, type HeadPrecision } from "./convert/use-lite.js";
+import { convertUseLite, CONVERTER_VERSION, HIDDEN_SIZE, MAX_POSITIONS, OUTPUTS } from "./convert/use-lite.js";
+import type { HeadPrecision } from "./convert/sparse-head.js";
+import { decodeModel } from "./onnx/proto.js";
+import { fuseSparseHead } from "./onnx/surgery.js";
 import { ErrorCode, LoupeError } from "@loupe/protocol";
 import { fingerprintFiles, loadPack, PACK_FORMAT, type Manifest, type ModelPack } from "./pack.js";
 import { readSaeEncoder, SAE_ENCODER_FILE, SAE_META_FILE } from "./sae-format.js";
@@ -123,8 +126,11 @@ export async function ensureDefaultPack({ cacheDir, log = () => {}, saeDir = SHI
     // token states the head reads and the sentence embedding alike.
     const adapter = sae ? await readBackboneAdapter(saeDir!) : undefined;
     const tfjs = applyBackboneAdapter(await readTfjsWeights(sourceDir), adapter);
-    await writeFile(join(tmp, "model.onnx"), convertUseLite(tfjs));
-    if (sae) await writeFile(join(tmp, "sparse.onnx"), convertUseLite(tfjs, sae, head));
+    const states = convertUseLite(tfjs);
+    await writeFile(join(tmp, "model.onnx"), states);
+    // The sparse graph is the states graph with the head fused on, by the code `loupe pack
+    // build` runs on any encoder (test/integration/pack-build.test.ts rebuilds this one with it).
+    if (sae) await writeFile(join(tmp, "sparse.onnx"), fuseSparseHead(decodeModel(states), { tap: sae.meta.layer === 0 ? OUTPUTS.layer0 : OUTPUTS.layer1, sae, precision: head }).bytes);
     await copyFile(join(sourceDir, "vocab.json"), join(tmp, "vocab.json"));
     const hasLabels = sae !== undefined && saeFileList.includes(LABELS_FILE);
     if (hasLabels) await copyFile(join(saeDir!, LABELS_FILE), join(tmp, LABELS_FILE));

@@ -11,12 +11,25 @@ import { ErrorCode, LoupeError } from "@loupe/protocol";
 import type { ModelPack } from "./pack.js";
 import { normalizeForEncoder } from "./normalize.js";
 import { vocabularyScripts } from "../analysis/scripts.js";
-import { UseTokenizer, windows, type Vocabulary } from "./tokenizer.js";
+import { vocabularyPieces } from "./readable-scripts.js";
+import { HfTokenizer, UseTokenizer, windows, type TextTokenizer, type Vocabulary } from "./tokenizer.js";
 
 /** Which execution provider runs the session. `auto` tries GPUs first and falls back to CPU. */
 export type ProviderChoice = "auto" | "cpu" | "cuda" | "webgpu";
 export type Provider = Exclude<ProviderChoice, "auto">;
 export type OutputKind = "layer0" | "layer1" | "sentence";
+export type TextKind = "query" | "document";
+
+/** A pack's tokenizer and the vocabulary pieces it reads (for the scripts it can read). */
+export async function openPackTokenizer(pack: ModelPack): Promise<{ tokenizer: TextTokenizer; pieces: string[] }> {
+  const t = pack.manifest.tokenizer;
+  if (t.kind === "use-sentencepiece") {
+    const vocabulary = JSON.parse(await readFile(pack.path(t.file), "utf8")) as Vocabulary;
+    return { tokenizer: new UseTokenizer(vocabulary), pieces: vocabulary.map(([piece]) => piece) };
+  }
+  const tokenizer = await HfTokenizer.open(pack.path(t.file), t.config ? pack.path(t.config) : undefined);
+  return { tokenizer, pieces: await vocabularyPieces(pack) };
+}
 
 /** The encoder's sparse vectors list their latents strongest first. */
 export type { SparseVector } from "../sparse-vector.js";
@@ -105,7 +118,7 @@ export class Encoder {
   private constructor(
     readonly pack: ModelPack,
     readonly provider: Provider,
-    private readonly tokenizer: UseTokenizer,
+    private readonly tokenizer: TextTokenizer,
     /** The scripts this encoder can read: those its vocabulary covers (analysis/scripts.ts). */
     readonly readableScripts: ReadonlySet<string>,
     readonly batchSize: number,
@@ -121,13 +134,12 @@ export class Encoder {
       throw new LoupeError(ErrorCode.BadArgument, `batch size must be an integer in 1–256, got ${batchSize}`);
     }
     const threads = options.threads ?? availableParallelism();
-    const vocabulary = JSON.parse(await readFile(pack.path(pack.manifest.tokenizer.file), "utf8")) as Vocabulary;
-    const tokenizer = new UseTokenizer(vocabulary);
-    const sparse = options.graph === "sparse";
+    const { tokenizer, pieces } = await openPackTokenizer(pack);
+    const sparse = options.graph === "sparse" || pack.manifest.encoder.file === undefined;
     if (sparse && pack.manifest.encoder.sparseFile === undefined) {
       throw new LoupeError(ErrorCode.BadArgument, `model pack ${pack.manifest.name} has no sparse head (no SAE); latent vectors are unavailable`);
     }
-    const modelPath = pack.path(sparse ? pack.manifest.encoder.sparseFile! : pack.manifest.encoder.file);
+    const modelPath = pack.path(sparse ? pack.manifest.encoder.sparseFile! : pack.manifest.encoder.file!);
     const failures: string[] = [];
     for (const provider of providerCandidates(options.provider ?? "auto")) {
       try {
@@ -135,7 +147,7 @@ export class Encoder {
         const spinning = options.spinning ?? false;
         const session = await ort.InferenceSession.create(modelPath, sessionOptions(provider, threads, arena, spinning));
         log(`encoder: ${pack.manifest.name} on ${provider}${provider === "cpu" ? ` (${threads} threads)` : ""}`);
-        const encoder = new Encoder(pack, provider, tokenizer, vocabularyScripts(vocabulary.map(([piece]) => piece)), batchSize, threads, arena, spinning);
+        const encoder = new Encoder(pack, provider, tokenizer, vocabularyScripts(pieces), batchSize, threads, arena, spinning);
         if (sparse) encoder.sparseSession = Promise.resolve(session);
         else encoder.statesSession = Promise.resolve(session);
         return encoder;
@@ -165,9 +177,36 @@ export class Encoder {
     return normalizeForEncoder(text, this.pack.manifest.textNormalization);
   }
 
-  /** The encoder windows of `text` (at most `maxTokens` ids each, overlapping), after normalisation. */
-  windows(text: string): number[][] {
-    return windows(this.tokenizer.encode(this.encoderText(text)), this.pack.manifest.maxTokens, this.pack.manifest.windowOverlap);
+  private readonly frames = new Map<TextKind, { before: number[]; after: number[] }>();
+
+  /**
+   * The ids around every window of a query or a document: a Hugging Face pack's special tokens
+   * and its query or document prefix text (e5's "query: "); none for the default pack.
+   */
+  private frame(kind: TextKind): { before: number[]; after: number[] } {
+    let f = this.frames.get(kind);
+    if (!f) {
+      const t = this.pack.manifest.tokenizer;
+      if (t.kind === "use-sentencepiece") f = { before: [], after: [] };
+      else {
+        const prefixText = kind === "query" ? t.queryPrefix : t.documentPrefix;
+        f = { before: [...t.prefix, ...(prefixText ? this.tokenizer.encode(prefixText) : [])], after: [...t.suffix] };
+      }
+      this.frames.set(kind, f);
+    }
+    return f;
+  }
+
+  /**
+   * The encoder windows of `text` after normalisation: at most `maxTokens` ids each, frame
+   * included, overlapping by `windowOverlap` of the text's own tokens.
+   */
+  windows(text: string, kind: TextKind = "document"): number[][] {
+    const { before, after } = this.frame(kind);
+    const room = this.pack.manifest.maxTokens - before.length - after.length;
+    const ids = this.tokenizer.encode(this.encoderText(text));
+    if (before.length === 0 && after.length === 0) return windows(ids, room, this.pack.manifest.windowOverlap);
+    return windows(ids, room, Math.min(this.pack.manifest.windowOverlap, room - 1)).map((w) => [...before, ...w, ...after]);
   }
 
   /**
@@ -194,8 +233,14 @@ export class Encoder {
     const b = batch.length;
     const { ids, mask, t } = padWindows(batch);
     const names = this.pack.manifest.encoder.outputs;
-    const fetches = kinds.map((k) => names[k]);
-    const session = await (this.statesSession ??= ort.InferenceSession.create(this.pack.path(this.pack.manifest.encoder.file), sessionOptions(this.provider, this.threads, this.arena, this.spinning)));
+    const fetches = kinds.map((k) => {
+      const name = names[k];
+      if (!name) throw new LoupeError(ErrorCode.BadArgument, `model pack ${this.pack.manifest.name} has no ${k} output (it carries only the sparse head)`);
+      return name;
+    });
+    const file = this.pack.manifest.encoder.file;
+    if (file === undefined) throw new LoupeError(ErrorCode.BadArgument, `model pack ${this.pack.manifest.name} has no states graph (it carries only the sparse head)`);
+    const session = await (this.statesSession ??= ort.InferenceSession.create(this.pack.path(file), sessionOptions(this.provider, this.threads, this.arena, this.spinning)));
     const result = await session.run(
       { input_ids: new ort.Tensor("int64", ids, [b, t]), attention_mask: new ort.Tensor("int64", mask, [b, t]) },
       fetches,
@@ -204,7 +249,7 @@ export class Encoder {
     return batch.map((w, i) => {
       const o: WindowOutput = { length: w.length };
       for (const k of kinds) {
-        const data = result[names[k]]!.data as Float32Array;
+        const data = result[names[k]!]!.data as Float32Array;
         o[k] = k === "sentence" ? data.slice(i * h, (i + 1) * h) : data.slice(i * t * h, (i * t + w.length) * h);
       }
       return o;
@@ -227,7 +272,7 @@ export class Encoder {
    * query or document K). Texts are batched whole (all windows of a text in one run) so the
    * pooling across windows happens inside the session; only ids and weights come back.
    */
-  async encodeSparse(texts: readonly string[], kind: "query" | "document", topK?: number): Promise<SparseVector[]> {
+  async encodeSparse(texts: readonly string[], kind: TextKind, topK?: number): Promise<SparseVector[]> {
     const names = this.pack.manifest.encoder.outputs;
     if (!this.hasSparseHead || !names.latentIds || !names.latentWeights) {
       throw new LoupeError(ErrorCode.BadArgument, `model pack ${this.pack.manifest.name} has no sparse head (no SAE); latent vectors are unavailable`);
@@ -235,7 +280,7 @@ export class Encoder {
     const k = topK ?? this.pack.manifest.topK[kind];
     const width = this.pack.manifest.sparseHead.saeWidth!;
     if (!Number.isInteger(k) || k < 1 || k > width) throw new LoupeError(ErrorCode.BadArgument, `top-k must be an integer in 1–${width}, got ${k}`);
-    const perText = texts.map((t) => this.windows(t));
+    const perText = texts.map((t) => this.windows(t, kind));
     const order = texts.map((_, i) => i).filter((i) => perText[i]!.length > 0);
     order.sort((a, b) => Math.max(...perText[a]!.map((w) => w.length)) - Math.max(...perText[b]!.map((w) => w.length)));
     const out: SparseVector[] = texts.map(() => ({ ids: new Uint32Array(0), weights: new Float32Array(0) }));

@@ -3,6 +3,8 @@
 // (an array indexed by latent id), so results can say why they matched.
 import { readFile } from "node:fs/promises";
 import type { ModelPack } from "./pack.js";
+import { vocabularyPieces } from "./readable-scripts.js";
+import { vocabularyWords } from "./tokenizer.js";
 
 const cache = new WeakMap<ModelPack, string[] | null>();
 
@@ -18,7 +20,7 @@ const conceptCache = new WeakMap<ModelPack, string[] | null>();
 
 /**
  * The labels as a hit's concepts show them: only the parts of a label that are whole words of
- * three letters or more (for a sentencepiece vocabulary, pieces that start a word) and not
+ * three letters or more (whole words of the tokenizer's vocabulary: see vocabularyWords) and not
  * function words, case-folded duplicates dropped; "" when no part is readable. Most labels of the default pack are word
  * pieces and punctuation (`. / ( / a`, `ries / ou / ue`): those latents still score, but a hit
  * does not show them as concepts.
@@ -28,8 +30,7 @@ export async function loadConceptLabels(pack: ModelPack): Promise<string[] | nul
   const labels = await loadLabels(pack);
   let out: string[] | null = null;
   if (labels) {
-    const pieces = JSON.parse(await readFile(pack.path(pack.manifest.tokenizer.file), "utf8")) as Array<[string, number]>;
-    const words = new Set(pieces.filter(([p]) => p.startsWith("\u2581")).map(([p]) => p.slice(1).toLowerCase()));
+    const words = vocabularyWords(await vocabularyPieces(pack));
     out = labels.map((l) => readableLabel(l, (w) => words.has(w.toLowerCase())));
   }
   conceptCache.set(pack, out);

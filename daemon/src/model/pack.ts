@@ -9,8 +9,14 @@ import { z } from "zod";
 import { ErrorCode, LoupeError } from "@loupe/protocol";
 import { TEXT_NORMALIZATIONS } from "./normalize.js";
 
-/** The manifest format this build reads and writes. */
-export const PACK_FORMAT = 1;
+/**
+ * The manifest format this build reads and writes. 2: packs from any encoder (`loupe pack
+ * build`): a Hugging Face tokenizer with its window frame and prefixes, a sparse graph without
+ * a states graph, the SAE's activation.
+ */
+export const PACK_FORMAT = 2;
+/** Format 1 (the default pack's before `loupe pack build`) is a subset of 2 and still reads. */
+const READABLE_FORMATS = [1, 2];
 
 const fileName = z
   .string()
@@ -25,14 +31,29 @@ export const ManifestSchema = z.object({
   fingerprint: z.string().regex(/^sha256:[0-9a-f]{64}$/),
   source: z.string().min(1),
   license: z.string().min(1),
-  tokenizer: z.object({
-    /** Only "use-sentencepiece" (the USE unigram vocabulary as [piece, score] pairs) so far. */
-    kind: z.literal("use-sentencepiece"),
-    file: fileName,
-  }),
+  tokenizer: z.discriminatedUnion("kind", [
+    z.object({
+      /** The USE unigram vocabulary as [piece, score] pairs (model/tokenizer.ts UseTokenizer). */
+      kind: z.literal("use-sentencepiece"),
+      file: fileName,
+    }),
+    z.object({
+      /** A Hugging Face tokenizer.json (model/tokenizer.ts HfTokenizer). */
+      kind: z.literal("hf-tokenizer"),
+      file: fileName,
+      /** tokenizer_config.json, when the pack was built with one. */
+      config: fileName.optional(),
+      /** Special ids before and after every window ([CLS] … [SEP], <bos> …); never pooled. */
+      prefix: z.array(z.number().int().nonnegative()),
+      suffix: z.array(z.number().int().nonnegative()),
+      /** Text put before every window of a query or a document (e5: "query: " / "passage: "). */
+      queryPrefix: z.string().default(""),
+      documentPrefix: z.string().default(""),
+    }),
+  ]),
   encoder: z.object({
-    /** Graph with the token states and the sentence embedding. */
-    file: fileName,
+    /** Graph with the token states and the sentence embedding (the default pack's). */
+    file: fileName.optional(),
     /**
      * The same graph with the fused sparse head (present with an SAE). A separate file because
      * onnxruntime runs every node of a graph whatever is fetched: dense-only work would pay for
@@ -41,9 +62,9 @@ export const ManifestSchema = z.object({
     sparseFile: fileName.optional(),
     /** Output names of the ONNX graph. */
     outputs: z.object({
-      layer0: z.string(),
-      layer1: z.string(),
-      sentence: z.string(),
+      layer0: z.string().optional(),
+      layer1: z.string().optional(),
+      sentence: z.string().optional(),
       /** Present when the graph carries the fused sparse head (see convert/use-lite.ts). */
       latentIds: z.string().optional(),
       latentWeights: z.string().optional(),
@@ -64,6 +85,10 @@ export const ManifestSchema = z.object({
   sparseHead: z.object({
     /** Which layer's token states feed the sparse head (0 or 1 for USE-Lite). */
     layer: z.number().int().nonnegative(),
+    /** The graph value tapped for those states (packs built by `loupe pack build`). */
+    tap: z.string().optional(),
+    /** How the SAE's pre-activations become activations (default relu). */
+    activation: z.enum(["relu", "jumprelu", "topk"]).optional(),
     /** SAE latent count when the pack ships an SAE, else null. */
     saeWidth: z.number().int().positive().nullable(),
     /** How the head's SAE product runs: float32, or int8 weights with dynamically quantised states. Informational. */
@@ -113,10 +138,10 @@ export async function loadPack(dir: string): Promise<ModelPack> {
     throw new LoupeError(ErrorCode.PackInvalidManifest, `${manifestPath} is not valid JSON (${(e as Error).message})`);
   }
   const format = (json as { format?: unknown })?.format;
-  if (typeof format === "number" && format !== PACK_FORMAT) {
+  if (typeof format === "number" && !READABLE_FORMATS.includes(format)) {
     throw new LoupeError(
       ErrorCode.PackUnsupportedVersion,
-      `${manifestPath} has pack format ${format}; this Loupe reads format ${PACK_FORMAT}. ` +
+      `${manifestPath} has pack format ${format}; this Loupe reads formats ${READABLE_FORMATS.join(" and ")}. ` +
         (format > PACK_FORMAT ? "Upgrade Loupe to use this pack." : "Rebuild the pack with this Loupe's converter."),
     );
   }
@@ -129,12 +154,16 @@ export async function loadPack(dir: string): Promise<ModelPack> {
   if (manifest.windowOverlap >= manifest.maxTokens) {
     throw new LoupeError(ErrorCode.PackInvalidManifest, `${manifestPath}: windowOverlap must be smaller than maxTokens`);
   }
+  if (manifest.encoder.file === undefined && manifest.encoder.sparseFile === undefined) {
+    throw new LoupeError(ErrorCode.PackInvalidManifest, `${manifestPath}: encoder.file or encoder.sparseFile must be given`);
+  }
   const head = [manifest.sparseHead.saeWidth !== null, manifest.encoder.outputs.latentIds !== undefined, manifest.encoder.sparseFile !== undefined];
   if (head.some((h) => h !== head[0])) {
     throw new LoupeError(ErrorCode.PackInvalidManifest, `${manifestPath}: sparseHead.saeWidth, encoder.sparseFile and encoder.outputs.latentIds must be given together`);
   }
-  const graphs = [manifest.encoder.file, ...(manifest.encoder.sparseFile ? [manifest.encoder.sparseFile] : [])];
-  const needed = new Set([manifest.tokenizer.file, ...graphs, ...manifest.weights, ...(manifest.labels ? [manifest.labels] : [])]);
+  const graphs = [manifest.encoder.file, manifest.encoder.sparseFile].filter((f): f is string => f !== undefined);
+  const tokenizerFiles = [manifest.tokenizer.file, ...(manifest.tokenizer.kind === "hf-tokenizer" && manifest.tokenizer.config ? [manifest.tokenizer.config] : [])];
+  const needed = new Set([...tokenizerFiles, ...graphs, ...manifest.weights, ...(manifest.labels ? [manifest.labels] : [])]);
   for (const f of needed) {
     try {
       if (!(await stat(join(dir, f))).isFile()) throw new Error("not a file");
@@ -142,7 +171,7 @@ export async function loadPack(dir: string): Promise<ModelPack> {
       throw new LoupeError(ErrorCode.PackMissingFile, `model pack ${manifest.name} is missing ${f} (expected at ${join(dir, f)}); reinstall or rebuild the pack`);
     }
   }
-  for (const f of [manifest.tokenizer.file, ...graphs, ...(manifest.labels ? [manifest.labels] : [])]) {
+  for (const f of [...tokenizerFiles, ...graphs, ...(manifest.labels ? [manifest.labels] : [])]) {
     if (!manifest.weights.includes(f)) {
       throw new LoupeError(ErrorCode.PackInvalidManifest, `${manifestPath}: ${f} must be listed in "weights" so the fingerprint covers it`);
     }

@@ -5,9 +5,15 @@
 import { readFile } from "node:fs/promises";
 import { vocabularyScripts } from "../analysis/scripts.js";
 import type { ModelPack } from "./pack.js";
-import type { Vocabulary } from "./tokenizer.js";
+import { hfPieces, type Vocabulary } from "./tokenizer.js";
+
+/** The pieces of a pack's tokenizer vocabulary, whatever its kind. */
+export async function vocabularyPieces(pack: ModelPack): Promise<string[]> {
+  const json = JSON.parse(await readFile(pack.path(pack.manifest.tokenizer.file), "utf8")) as unknown;
+  if (pack.manifest.tokenizer.kind === "use-sentencepiece") return (json as Vocabulary).map(([piece]) => piece);
+  return hfPieces(json as Parameters<typeof hfPieces>[0]);
+}
 
 export async function readableScripts(pack: ModelPack): Promise<Set<string>> {
-  const vocabulary = JSON.parse(await readFile(pack.path(pack.manifest.tokenizer.file), "utf8")) as Vocabulary;
-  return vocabularyScripts(vocabulary.map(([piece]) => piece));
+  return vocabularyScripts(await vocabularyPieces(pack));
 }

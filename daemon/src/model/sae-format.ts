@@ -22,11 +22,19 @@ export interface SaeMeta {
   training: Record<string, unknown>;
 }
 
+/**
+ * What turns z into activations: ReLU (Loupe's own SAEs), JumpReLU (z where z > θ_j, else 0:
+ * Gemma Scope, Llama Scope) or per-token TopK (a token keeps its k largest latents).
+ */
+export type SaeActivation = { kind: "relu" } | { kind: "jumprelu"; threshold: Float32Array } | { kind: "topk"; k: number };
+
 export interface SaeEncoder {
-  meta: SaeMeta;
-  wEnc: Uint16Array;
+  meta: Pick<SaeMeta, "layer" | "width" | "dim" | "scale">;
+  /** width × dim, row j = latent j's encoder vector: half floats (the shipped format) or float32 (imports). */
+  wEnc: Uint16Array | Float32Array;
   bEnc: Float32Array;
   bPre: Float32Array;
+  activation: SaeActivation;
 }
 
 const f32 = new Float32Array(1);
@@ -93,5 +101,5 @@ export async function readSaeEncoder(dir: string): Promise<SaeEncoder> {
     throw new Error(`${join(dir, SAE_ENCODER_FILE)} holds ${buf.byteLength} bytes; expected ${meta.width}×${meta.dim} half floats`);
   }
   const wEnc = new Uint16Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-  return { meta, wEnc, bEnc: unb64(meta.bEnc), bPre: unb64(meta.bPre) };
+  return { meta, wEnc, bEnc: unb64(meta.bEnc), bPre: unb64(meta.bPre), activation: { kind: "relu" } };
 }

@@ -14,6 +14,8 @@
 // One deliberate difference: piece lengths are counted in code points, where the reference
 // counts UTF-16 units; the shipped vocabulary has no astral-plane pieces, so ids are equal.
 
+import { readFile } from "node:fs/promises";
+
 /** Ids below this are reserved (unknown, <s>, </s>, three extras) and never matched. */
 const RESERVED = 6;
 const UNKNOWN_ID = 0;
@@ -32,7 +34,7 @@ function newNode(): TrieNode {
 
 export type Vocabulary = ReadonlyArray<readonly [string, number]>;
 
-export class UseTokenizer {
+export class UseTokenizer implements TextTokenizer {
   private readonly root = newNode();
   private readonly pieceLength: Uint8Array;
 
@@ -137,4 +139,85 @@ export function windows(ids: readonly number[], size: number, overlap: number): 
     if (end === ids.length) break;
   }
   return out;
+}
+
+/** What the encoder needs of any tokenizer: a text's ids, without special tokens. */
+export interface TextTokenizer {
+  encode(text: string): number[];
+}
+
+/**
+ * A Hugging Face `tokenizer.json` (WordPiece, Unigram, BPE and byte-level BPE, with their
+ * normalizers and pre-tokenizers), read by @huggingface/tokenizers. Special tokens are never
+ * added here: the encoder frames each window itself with the ids the manifest records
+ * (`specialFrame` finds them when a pack is built).
+ */
+export class HfTokenizer implements TextTokenizer {
+  private constructor(private readonly tokenizer: Tokenizer) {}
+
+  static async open(file: string, configFile?: string): Promise<HfTokenizer> {
+    const { Tokenizer } = await import("@huggingface/tokenizers");
+    let json: Record<string, unknown>;
+    try {
+      json = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+    } catch (e) {
+      throw new Error(`cannot read the tokenizer ${file}: ${(e as Error).message}`);
+    }
+    const config = configFile ? (JSON.parse(await readFile(configFile, "utf8")) as Record<string, unknown>) : {};
+    // The library wants every component named; a tokenizer.json may leave some out.
+    for (const key of ["normalizer", "pre_tokenizer", "post_processor", "decoder"]) json[key] ??= null;
+    json.added_tokens ??= [];
+    try {
+      return new HfTokenizer(new Tokenizer(json, config));
+    } catch (e) {
+      throw new Error(`${file} is not a tokenizer the Hugging Face tokenizer library can read: ${(e as Error).message}`);
+    }
+  }
+
+  encode(text: string): number[] {
+    return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /** The ids with the tokenizer's own special tokens, as its post-processor adds them. */
+  encodeWithSpecials(text: string): number[] {
+    return this.tokenizer.encode(text, { add_special_tokens: true }).ids;
+  }
+}
+
+type Tokenizer = import("@huggingface/tokenizers").Tokenizer;
+
+/**
+ * The special ids a tokenizer puts before and after one text ([CLS] … [SEP], <s> … </s>,
+ * <bos> …), read off its post-processor by encoding a probe with and without them.
+ */
+export function specialFrame(tokenizer: HfTokenizer): { prefix: number[]; suffix: number[] } {
+  const probe = "loupe probe text";
+  const plain = tokenizer.encode(probe);
+  const framed = tokenizer.encodeWithSpecials(probe);
+  for (let start = 0; start + plain.length <= framed.length; start++) {
+    if (plain.every((id, i) => framed[start + i] === id)) return { prefix: framed.slice(0, start), suffix: framed.slice(start + plain.length) };
+  }
+  throw new Error("the tokenizer's post-processor changes the text's own tokens; Loupe cannot frame windows with it");
+}
+
+/** A tokenizer.json's vocabulary pieces (the model's, then added tokens). */
+export function hfPieces(json: { model?: { vocab?: unknown }; added_tokens?: Array<{ content: string }> }): string[] {
+  const vocab = json.model?.vocab;
+  const pieces: string[] = Array.isArray(vocab) ? vocab.map((v) => (Array.isArray(v) ? String(v[0]) : String(v))) : vocab && typeof vocab === "object" ? Object.keys(vocab) : [];
+  return [...pieces, ...(json.added_tokens ?? []).map((t) => t.content)];
+}
+
+/**
+ * The whole words a vocabulary holds, lower-cased: SentencePiece pieces that start a word (▁),
+ * byte-level BPE ones (Ġ), and WordPiece pieces that do not continue one (##).
+ */
+export function vocabularyWords(pieces: Iterable<string>): Set<string> {
+  const words = new Set<string>();
+  const all = [...pieces];
+  const wordPiece = all.filter((p) => p.startsWith("##")).length > 0.05 * all.length;
+  for (const p of all) {
+    if (p.startsWith("\u2581") || p.startsWith("\u0120")) words.add(p.slice(1).toLowerCase());
+    else if (wordPiece && !p.startsWith("##") && !/^\[.*\]$/.test(p)) words.add(p.toLowerCase());
+  }
+  return words;
 }

@@ -6,6 +6,7 @@ import {
   DataType,
   encodeModel,
   type AttributeMessage,
+  type GraphMessage,
   type NodeMessage,
   type TensorMessage,
   type ValueInfoMessage,
@@ -59,10 +60,40 @@ export class GraphBuilder {
   private readonly initializers: TensorMessage[] = [];
   private readonly inputs: ValueInfoMessage[] = [];
   private readonly outputs: ValueInfoMessage[] = [];
+  private readonly valueInfos: ValueInfoMessage[] = [];
   private readonly names = new Set<string>();
+  private readonly reserved = new Set<string>();
   private counter = 0;
 
+  /**
+   * A module scope for the nodes added next ("/encoder/layer.0/attention"): node names become
+   * `${scope}/${op}_${id}` and outputs `${scope}/${op}_${id}_output_0`, as torch.onnx names
+   * them. Empty (the default): `${op}_${id}`.
+   */
+  scope = "";
+
   constructor(private readonly name: string) {}
+
+  /**
+   * Takes over the nodes, initializers and inputs of an existing graph (model/onnx/surgery.ts),
+   * claiming their value names so that new nodes never collide with them.
+   */
+  adopt(graph: Partial<Pick<GraphMessage, "node" | "initializer" | "input" | "value_info">>): void {
+    for (const t of graph.initializer ?? []) this.claim(t.name);
+    for (const i of graph.input ?? []) this.claim(i.name);
+    this.initializers.push(...(graph.initializer ?? []));
+    this.inputs.push(...(graph.input ?? []));
+    for (const n of graph.node ?? []) this.push(n);
+    this.valueInfos.push(...(graph.value_info ?? []));
+  }
+
+  /**
+   * Names generated node outputs must avoid (a source graph's values, those inside subgraphs
+   * included); explicit names may still take them.
+   */
+  reserve(names: Iterable<string>): void {
+    for (const n of names) this.reserved.add(n);
+  }
 
   /** Declares a graph input. */
   input(name: string, elemType: number, dims: readonly Dim[]): string {
@@ -76,6 +107,18 @@ export class GraphBuilder {
     this.claim(name);
     this.nodes.push({ input: [value], output: [name], name: `${name}_out`, op_type: "Identity", attribute: [] });
     this.outputs.push(valueInfo(name, elemType, dims));
+  }
+
+  /** Appends an existing node as it is (its outputs claimed). */
+  push(node: NodeMessage): void {
+    for (const o of node.output) if (o) this.claim(o);
+    this.nodes.push(node);
+  }
+
+  /** Makes `value` available under the name `name` (an Identity node). */
+  alias(value: string, name: string): void {
+    this.claim(name);
+    this.nodes.push({ input: [value], output: [name], name: `${name}_alias`, op_type: "Identity", attribute: [] });
   }
 
   /** A constant tensor stored in the model. `fp16` marks a Uint16Array as half floats. */
@@ -101,31 +144,47 @@ export class GraphBuilder {
   }
 
   opMulti(opType: string, inputs: readonly string[], attrs: Record<string, Attr> = {}, outputs = 1): string[] {
-    const id = ++this.counter;
-    const outs = Array.from({ length: outputs }, (_, i) => `${opType}_${id}${outputs > 1 ? `_${i}` : ""}`);
+    let id = ++this.counter;
+    const name = (i: number) => (this.scope ? `${this.scope}/${opType}_${id}_output_${i}` : `${opType}_${id}${outputs > 1 ? `_${i}` : ""}`);
+    // Adopted graphs may already use this scheme's names.
+    const taken = (n: string) => this.names.has(n) || this.reserved.has(n);
+    while (Array.from({ length: outputs }, (_, i) => name(i)).some(taken) || taken(`${opType}_${id}`)) id = ++this.counter;
+    const outs = Array.from({ length: outputs }, (_, i) => name(i));
+    for (const o of outs) this.names.add(o);
     this.nodes.push({
       input: [...inputs],
       output: outs,
-      name: `${opType}_${id}`,
+      name: this.scope ? `${this.scope}/${opType}_${id}` : `${opType}_${id}`,
       op_type: opType,
       attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
     });
     return outs;
   }
 
-  /** Serialises the graph as an ONNX model (IR 8, default opset `opset`). */
-  serialize(opset: number, producer: string, metadata: Record<string, string> = {}): Uint8Array {
+  /**
+   * Serialises the graph as an ONNX model (IR 8 unless `extra` asks for more, default opset
+   * `opset`, plus any other domains' opsets `extra` names, and its model-local functions).
+   */
+  serialize(
+    opset: number,
+    producer: string,
+    metadata: Record<string, string> = {},
+    extra: { irVersion?: number; opsets?: Array<{ domain: string; version: number }>; functions?: unknown[] } = {},
+    keepInitializer: (t: TensorMessage) => boolean = () => true,
+  ): Uint8Array {
     return encodeModel({
-      ir_version: 8,
-      opset_import: [{ domain: "", version: opset }],
+      ir_version: Math.max(8, extra.irVersion ?? 0),
+      opset_import: [{ domain: "", version: opset }, ...(extra.opsets ?? [])],
+      ...(extra.functions?.length ? { functions: extra.functions } : {}),
       producer_name: producer,
       producer_version: "1",
       graph: {
         name: this.name,
         node: this.nodes,
-        initializer: this.initializers,
+        initializer: this.initializers.filter(keepInitializer),
         input: this.inputs,
         output: this.outputs,
+        ...(this.valueInfos.length ? { value_info: this.valueInfos } : {}),
       },
       metadata_props: Object.entries(metadata).map(([key, value]) => ({ key, value })),
     });
