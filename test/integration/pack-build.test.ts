@@ -10,9 +10,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCode } from "@loupe/protocol";
 import { Encoder } from "../../daemon/src/model/encoder.js";
-import { decodeModel } from "../../daemon/src/model/onnx/proto.js";
+import { decodeModel, encodeModel } from "../../daemon/src/model/onnx/proto.js";
 import { buildPack } from "../../daemon/src/model/pack-build.js";
-import type { ModelPack } from "../../daemon/src/model/pack.js";
+import { loadPack, type ModelPack } from "../../daemon/src/model/pack.js";
+import { fromHalf, readSaeEncoder } from "../../daemon/src/model/sae-format.js";
 import type { SparseVector } from "../../daemon/src/sparse-vector.js";
 import { bpeTokenizer, randomSae, tinyBert, tinyDecoder, wordPieceTokenizer, writeGemmaScope, writeLlamaScope, type RandomSae, type TinyBert } from "../support/tiny-encoders.js";
 
@@ -141,6 +142,31 @@ describe("a BERT-like encoder (WordPiece, opset 14)", () => {
     expect(shared / total).toBeGreaterThan(0.75);
   });
 
+  it("trains its own SAE on a corpus's token states (--train-sae) and fuses it", async () => {
+    const corpus = new URL("../../fixtures/workspace", import.meta.url).pathname;
+    const lines: string[] = [];
+    const pack = await buildPack({ onnx, tokenizer, layer: 2, trainSae: { corpus, width: 64, k: 8, epochs: 10 }, out: join(dir, "pack-bert-trained"), maxTokens: 32, topK: { query: 8, document: 16 }, log: (l) => lines.push(l) });
+    expect(pack.manifest.weights).toEqual(expect.arrayContaining(["sae.json", "sae-encoder.f16", "labels.json"]));
+    expect(pack.manifest.sparseHead).toMatchObject({ layer: 2, activation: "relu", saeWidth: 64 });
+    const meta = JSON.parse(await import("node:fs/promises").then((f) => f.readFile(pack.path("sae.json"), "utf8"))) as { training: { held_out_fve: number; train_tokens: number } };
+    // Sixteen dimensions, 64 latents, 8 per token: a working trainer explains most of the variance.
+    expect(meta.training.train_tokens).toBeGreaterThan(1000);
+    expect(meta.training.held_out_fve).toBeGreaterThan(0.6);
+    expect(lines.join("\n")).toMatch(/held-out FVE/);
+    // The packed head reads the trained SAE exactly as the reference does (ReLU).
+    const trained = await readSaeEncoder(pack.dir);
+    const sae = { dim: 16, width: 64, wEnc: Float32Array.from(trained.wEnc as Uint16Array, fromHalf), bEnc: trained.bEnc, threshold: new Float32Array(64) };
+    const bPre = trained.bPre;
+    const scale = trained.meta.scale;
+    const encoder = await sparseEncoder(pack);
+    const vectors = await encoder.encodeSparse(TEXTS, "document");
+    // ReLU is JumpReLU at θ = 0, once b_pre is folded into the bias: W(s·h − b) + c = W(s·h) + (c − W·b).
+    const folded = { ...sae, bEnc: Float32Array.from(sae.bEnc, (c, j) => { let s = c; for (let d = 0; d < 16; d++) s -= sae.wEnc[j * 16 + d]! * bPre[d]!; return s; }) };
+    TEXTS.forEach((text, i) => {
+      expectMatches(vectors[i]!, reference(encoder, model, 2, folded, scale, { kind: "jumprelu", threshold: new Float32Array(64) }, text, "document", 16, new Set([2, 3])), 2e-4);
+    });
+  });
+
   it("refuses what it cannot build, with errors that say what to do", async () => {
     const sae = join(dir, "llama-scope-L1");
     await expect(buildPack({ onnx, tokenizer, layer: 7, sae, out: join(dir, "no-layer") })).rejects.toMatchObject({ code: ErrorCode.BadArgument, message: expect.stringMatching(/layer 7.*--tap/) });
@@ -189,6 +215,37 @@ describe("a decoder-like encoder (BPE with <bos>, causal, position_ids, opset 17
     TEXTS.forEach((text, i) => {
       expectMatches(vectors[i]!, reference(encoder, model, 3, sae, Math.sqrt(24) / 5, { kind: "topk", k: 4 }, text, "query", 10, new Set([2])), 2e-4);
     });
+  });
+
+  it("takes weights stored as external data along, and gives the same vectors as inline weights", async () => {
+    // As onnx.save_model(..., save_as_external_data=True) writes models over 2 GB: every
+    // initializer of 1 KiB or more in model.onnx_data (small shape tensors stay inline).
+    const model = decodeModel(await import("node:fs/promises").then((f) => f.readFile(onnx)));
+    const chunks: Uint8Array[] = [];
+    let offset = 0;
+    for (const t of model.graph.initializer) {
+      const bytes = t.raw_data!;
+      if (bytes.byteLength < 1024) continue;
+      chunks.push(bytes);
+      t.external_data = [{ key: "location", value: "model.onnx_data" }, { key: "offset", value: String(offset) }, { key: "length", value: String(bytes.byteLength) }];
+      t.data_location = 1;
+      delete t.raw_data;
+      offset += bytes.byteLength;
+    }
+    await mkdir(join(dir, "decoder-external"), { recursive: true });
+    await writeFile(join(dir, "decoder-external", "model.onnx"), encodeModel(model));
+    await writeFile(join(dir, "decoder-external", "model.onnx_data"), Buffer.concat(chunks));
+    const sae = join(dir, "gemma-scope", "layer_2", "width_64", "params.npz");
+    const pack = await buildPack({ onnx: join(dir, "decoder-external", "model.onnx"), tokenizer, sae, out: join(dir, "pack-external"), maxTokens: 20, windowOverlap: 4, topK: { query: 10, document: 30 } });
+    expect(pack.manifest.weights).toContain("model.onnx_data");
+    const external = await sparseEncoder(pack);
+    const inline = await sparseEncoder(await loadPack(join(dir, "pack-decoder")));
+    const [a, b] = await Promise.all([external.encodeSparse(TEXTS, "document"), inline.encodeSparse(TEXTS, "document")]);
+    expect(a.map((v) => Array.from(v.weights))).toEqual(b.map((v) => Array.from(v.weights)));
+    // Data outside the model's folder is refused.
+    for (const t of model.graph.initializer) if (t.external_data?.length) t.external_data[0]!.value = "../model.onnx_data";
+    await writeFile(join(dir, "decoder-external", "escape.onnx"), encodeModel(model));
+    await expect(buildPack({ onnx: join(dir, "decoder-external", "escape.onnx"), tokenizer, sae, out: join(dir, "pack-escape") })).rejects.toThrow(/beside the model only/);
   });
 
   it("refuses a graph that needs inputs Loupe cannot feed", async () => {

@@ -2,7 +2,7 @@
 // against central finite differences on a tiny SAE, for the reconstruction loss and AuxK.
 import { describe, expect, it } from "vitest";
 import { rng } from "../../train/src/common.js";
-import { backward, encodeBatch, encoderSession, initSae, zeroGrads, type SaeParams } from "../../train/src/sae.js";
+import { backward, encodeBatch, encoderSession, initSae, zeroGrads, type SaeParams } from "../../daemon/src/model/sae-train.js";
 
 const DIM = 5, WIDTH = 7, N = 3, K = 2, AUX_K = 3;
 

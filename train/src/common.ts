@@ -29,28 +29,5 @@ export async function loadConfig(): Promise<TrainConfig & { path: string }> {
   return { ...(JSON.parse(await readFile(path, "utf8")) as TrainConfig), path };
 }
 
-/** mulberry32: small, fast, and the same on every machine. Returns floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Fisher–Yates in place. */
-export function shuffle<T>(items: T[], random: () => number): T[] {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-  return items;
-}
-
-/** A standard normal sample (Box–Muller). */
-export function gaussian(random: () => number): number {
-  const u = Math.max(random(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
-}
+/** mulberry32 and Fisher–Yates: the SAE trainer's own (model/sae-train.ts), so all training shuffles alike. */
+export { seededRandom as rng, shuffle } from "@loupe/daemon/model/sae-train";

@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { defaultPackSourceDir } from "@loupe/daemon/model/default-pack";
 import { fromHalf, readSaeEncoder } from "@loupe/daemon/model/sae-format";
 import { loadConfig } from "./common.js";
-import { encodeBatch, encoderSession, type SaeParams } from "./sae.js";
+import { encodeBatch, encoderSession, type SaeParams } from "@loupe/daemon/model/sae-train";
 import { SHARD_TOKENS, type StatesMeta } from "./states-format.js";
 
 const { values: args } = parseArgs({

@@ -201,8 +201,9 @@ export async function cmdPack(values: Values): Promise<void> {
   process.stdout.write(
     `${m.name} ${m.version}\n  fingerprint ${m.fingerprint}\n  folder      ${encoder.pack.dir}\n` +
       `  source      ${m.source} (${m.license})\n  provider    ${encoder.provider}\n` +
+      `  tokenizer   ${m.tokenizer.kind === "use-sentencepiece" ? "USE SentencePiece" : `Hugging Face ${m.tokenizer.file}${m.tokenizer.prefix.length + m.tokenizer.suffix.length ? `, ${m.tokenizer.prefix.length} + ${m.tokenizer.suffix.length} special tokens per window` : ""}${m.tokenizer.queryPrefix ? `, queries read as "${m.tokenizer.queryPrefix}…"` : ""}${m.tokenizer.documentPrefix ? `, documents as "${m.tokenizer.documentPrefix}…"` : ""}`}\n` +
       `  windows     ${m.maxTokens} tokens, overlap ${m.windowOverlap}; hidden size ${m.hiddenSize}\n` +
-      `  sparse head layer ${m.sparseHead.layer}, SAE ${m.sparseHead.saeWidth ?? "none yet"}; top-k ${m.topK.query}/${m.topK.document}\n` +
+      `  sparse head layer ${m.sparseHead.layer}${m.sparseHead.tap ? ` (${m.sparseHead.tap})` : ""}, SAE ${m.sparseHead.saeWidth ?? "none yet"}${m.sparseHead.activation && m.sparseHead.activation !== "relu" ? ` ${m.sparseHead.activation}` : ""}${m.sparseHead.precision ? `, ${m.sparseHead.precision}` : ""}; top-k ${m.topK.query}/${m.topK.document}; labels ${m.labels ? "yes" : "none"}\n` +
       `  reads       ${scripts.join(", ")} script (queries in other scripts lean on exact words: the meaning channel is trusted by the share it can read)\n` +
       `  bridged     ${describeLanguages(bridged.manifest, bridged.languages)} ⇄ English, by bilingual dictionaries (Loupe's, not the pack's: questions and notes in them are translated word by word; the meaning channel reads a translated question in English)\n`,
   );
@@ -224,7 +225,9 @@ export async function cmdPackBuild(values: Values, positionals: string[]): Promi
     for (const v of producedValues(model)) process.stdout.write(`${v.output}\t${v.op}\t${v.node}\n`);
     return;
   }
-  for (const required of ["onnx", "tokenizer", "sae", "out"] as const) if (!values[required]) usageError(`pack build needs --${required}`);
+  for (const required of ["onnx", "tokenizer", "out"] as const) if (!values[required]) usageError(`pack build needs --${required}`);
+  if (!values.sae === !values["train-sae"]) usageError("pack build needs either --sae PATH (an SAE to import) or --train-sae --corpus DIR (train one)");
+  if (values["train-sae"] && !values.corpus) usageError("--train-sae needs --corpus DIR (text files whose token states the SAE learns)");
   const topK = values["top-k"]?.split(",");
   if (topK && topK.length !== 2) usageError(`--top-k takes QUERY,DOCUMENT (e.g. 40,400), got "${values["top-k"]}"`);
   await buildPack({
@@ -233,7 +236,18 @@ export async function cmdPackBuild(values: Values, positionals: string[]): Promi
     ...(values["tokenizer-config"] ? { tokenizerConfig: values["tokenizer-config"] } : {}),
     ...(values.layer !== undefined ? { layer: nonNegativeInt("layer", values.layer, 10_000) } : {}),
     ...(values.tap ? { tap: values.tap } : {}),
-    sae: values.sae!,
+    ...(values.sae ? { sae: values.sae } : {}),
+    ...(values["train-sae"]
+      ? {
+          trainSae: {
+            corpus: values.corpus!,
+            ...(values["sae-width"] ? { width: positiveInt("sae-width", values["sae-width"], 0, 1 << 20) } : {}),
+            ...(values["sae-k"] ? { k: positiveInt("sae-k", values["sae-k"], 0, 4096) } : {}),
+            ...(values["sae-tokens"] ? { tokens: positiveInt("sae-tokens", values["sae-tokens"], 0, 1 << 30) } : {}),
+            ...(values["sae-epochs"] ? { epochs: positiveInt("sae-epochs", values["sae-epochs"], 0, 100) } : {}),
+          },
+        }
+      : {}),
     ...(values["sae-format"] ? { saeFormat: oneOf<SaeFormat>("sae-format", values["sae-format"], SAE_FORMATS) } : {}),
     out: values.out!,
     ...(values.name ? { name: values.name } : {}),

@@ -51,15 +51,18 @@ Usage:
       Print the text's active SAE latents with weights and labels.
   loupe pack [--json]
       Show the model pack in use (the default pack is converted on first use).
-  loupe pack build --onnx FILE --tokenizer FILE (--layer N | --tap VALUE) --sae PATH --out DIR
-            [--sae-format loupe|gemma-scope|llama-scope] [--precision float|int8|int8-all]
+  loupe pack build --onnx FILE --tokenizer FILE (--layer N | --tap VALUE) --out DIR
+            (--sae PATH [--sae-format loupe|gemma-scope|llama-scope]
+             | --train-sae --corpus DIR [--sae-width 4096] [--sae-k 32] [--sae-tokens 200000] [--sae-epochs 2])
+            [--precision float|int8|int8-all]
             [--max-tokens N] [--overlap N] [--query-prefix TEXT] [--document-prefix TEXT]
             [--normalize none|split-identifiers] [--top-k Q,D] [--labels-corpus DIR]
             [--tokenizer-config FILE] [--name NAME] [--provider P]
       Build a model pack from any ONNX encoder (e.g. optimum-cli export onnx) and an SAE over one
       of its layers: Loupe's own, Gemma Scope (params.npz) or Llama Scope (folder with
-      hyperparams.json). The layer's states, the SAE, the saturation, max-pooling and Top-K
-      become one graph; use the pack with --pack DIR (docs/model-packs.md).
+      hyperparams.json), or one trained here on the layer's states over a corpus (--train-sae).
+      The layer's states, the SAE, the saturation, max-pooling and Top-K become one graph; use
+      the pack with --pack DIR (docs/model-packs.md).
       --list-values --onnx FILE: print the graph's values (to choose --tap) and exit.
   loupe ls-files [ROOT] [--skipped] [--json]
       List the files under ROOT (default: .) that would be indexed; --skipped also lists every
@@ -124,6 +127,12 @@ const OPTIONS = {
   "top-k": { type: "string" },
   "labels-corpus": { type: "string" },
   "list-values": { type: "boolean" },
+  "train-sae": { type: "boolean" },
+  corpus: { type: "string" },
+  "sae-width": { type: "string" },
+  "sae-k": { type: "string" },
+  "sae-tokens": { type: "string" },
+  "sae-epochs": { type: "string" },
   http: { type: "string" }, // loupe mcp (which parses its own arguments, --root repeatable)
   // loupe lsp: what language clients add to a server's command line (vscode-languageclient
   // passes both); the transport is always stdio, and the editor's process id comes in `initialize`.

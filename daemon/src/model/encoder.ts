@@ -17,7 +17,7 @@ import { HfTokenizer, UseTokenizer, windows, type TextTokenizer, type Vocabulary
 /** Which execution provider runs the session. `auto` tries GPUs first and falls back to CPU. */
 export type ProviderChoice = "auto" | "cpu" | "cuda" | "webgpu";
 export type Provider = Exclude<ProviderChoice, "auto">;
-export type OutputKind = "layer0" | "layer1" | "sentence";
+export type OutputKind = "layer0" | "layer1" | "sentence" | "states";
 export type TextKind = "query" | "document";
 
 /** A pack's tokenizer and the vocabulary pieces it reads (for the scripts it can read). */
@@ -69,6 +69,7 @@ export interface WindowOutput {
   /** Token states, `length × hiddenSize`, row-major (present when requested). */
   layer0?: Float32Array;
   layer1?: Float32Array;
+  states?: Float32Array;
   sentence?: Float32Array;
   length: number;
 }
@@ -245,11 +246,12 @@ export class Encoder {
       { input_ids: new ort.Tensor("int64", ids, [b, t]), attention_mask: new ort.Tensor("int64", mask, [b, t]) },
       fetches,
     );
-    const h = this.hiddenSize;
     return batch.map((w, i) => {
       const o: WindowOutput = { length: w.length };
       for (const k of kinds) {
-        const data = result[names[k]!]!.data as Float32Array;
+        const tensor = result[names[k]!]!;
+        const data = tensor.data as Float32Array;
+        const h = Number(tensor.dims[tensor.dims.length - 1]);
         o[k] = k === "sentence" ? data.slice(i * h, (i + 1) * h) : data.slice(i * t * h, (i * t + w.length) * h);
       }
       return o;

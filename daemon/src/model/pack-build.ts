@@ -5,14 +5,17 @@
 // temporary folder, checked by encoding a probe text through a real session, and only then
 // renamed into place, so a failed build never leaves a pack behind.
 import { createReadStream, existsSync } from "node:fs";
-import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { ErrorCode, LoupeError } from "@loupe/protocol";
 import type { HeadPrecision } from "./convert/sparse-head.js";
 import { Encoder, type ProviderChoice } from "./encoder.js";
 import type { TextNormalization } from "./normalize.js";
-import { countLayers, findLayerOutput, fuseSparseHead, readOnnx } from "./onnx/surgery.js";
+import { countLayers, exposeStates, findLayerOutput, fuseSparseHead, readOnnx, STATES_OUTPUT } from "./onnx/surgery.js";
+import type { ModelMessage } from "./onnx/proto.js";
+import { readSaeEncoder, SAE_ENCODER_FILE, SAE_META_FILE, writeSaeEncoder, type SaeEncoder } from "./sae-format.js";
+import { seededRandom, shuffle, trainTopKSae } from "./sae-train.js";
 import { fingerprintFiles, loadPack, PACK_FORMAT, type Manifest, type ModelPack } from "./pack.js";
 import { importSae, type SaeFormat } from "./sae-import.js";
 import { HfTokenizer, specialFrame } from "./tokenizer.js";
@@ -27,8 +30,11 @@ export interface BuildOptions {
   layer?: number;
   /** …or the graph value holding them. */
   tap?: string;
-  sae: string;
+  /** The SAE to import (a Loupe SAE folder, Gemma Scope params.npz, Llama Scope folder)… */
+  sae?: string;
   saeFormat?: SaeFormat;
+  /** …or train one on the tapped states of a corpus (Loupe's TopK trainer, model/sae-train.ts). */
+  trainSae?: TrainSaeOptions;
   out: string;
   name?: string;
   precision?: HeadPrecision;
@@ -47,9 +53,27 @@ export interface BuildOptions {
   log?: (line: string) => void;
 }
 
+export interface TrainSaeOptions {
+  /** A folder of text files (code, notes) whose token states the SAE learns. */
+  corpus: string;
+  /** Latents (default 4096). */
+  width?: number;
+  /** Latents per token while training (default 32). */
+  k?: number;
+  /** Most token states to train on (default 200,000; fewer when 256 MiB cannot hold them). */
+  tokens?: number;
+  epochs?: number;
+  seed?: number;
+}
+
+/** What `--train-sae` trains with unless told otherwise; the rest as train/config/sae.json. */
+export const TRAIN_SAE_DEFAULTS = { width: 4096, k: 32, tokens: 200_000, epochs: 2, seed: 20261123, auxK: 64, auxCoef: 1 / 32, batch: 1024, lr: 8e-4 } as const;
+const STATES_MEMORY = 256 * 2 ** 20;
+
 /** SPLARE's Top-K: 40 latents per query, 400 per document. */
 export const BUILD_TOP_K = { query: 40, document: 400 } as const;
 const SPARSE_FILE = "sparse.onnx";
+const STATES_FILE = "states.onnx";
 const LABELS_FILE = "labels.json";
 
 function bad(message: string): never {
@@ -65,7 +89,6 @@ async function isUseVocabulary(file: string): Promise<boolean> {
 }
 
 async function fsyncDir(path: string): Promise<void> {
-  const { open } = await import("node:fs/promises");
   const h = await open(path, "r");
   try {
     await h.sync();
@@ -86,11 +109,14 @@ export async function buildPack(o: BuildOptions): Promise<ModelPack> {
   if (!Number.isInteger(overlap) || overlap < 0 || overlap >= maxTokens / 2) bad(`--overlap must be an integer in 0–${Math.ceil(maxTokens / 2) - 1}, got ${overlap}`);
 
   const started = Date.now();
-  const { sae, format, layer: saeLayer, description } = await importSae(resolve(o.sae), o.saeFormat).catch((e: Error) => bad(e.message));
-  log(`SAE: ${description}`);
+  if ((o.sae === undefined) === (o.trainSae === undefined)) bad("pack build needs either --sae PATH (an SAE to import) or --train-sae --corpus DIR (train one)");
+  const imported = o.sae !== undefined ? await importSae(resolve(o.sae), o.saeFormat).catch((e: Error) => bad(e.message)) : null;
+  if (imported) log(`SAE: ${imported.description}`);
+  const saeLayer = imported?.layer ?? null;
   if (o.layer === undefined && o.tap === undefined && saeLayer === null) bad("pack build needs --layer N or --tap VALUE (the token states the SAE reads; this SAE's files do not say its layer)");
-  const topK = o.topK ?? { query: Math.min(BUILD_TOP_K.query, sae.meta.width), document: Math.min(BUILD_TOP_K.document, sae.meta.width) };
-  if (topK.document > sae.meta.width || topK.query > sae.meta.width) bad(`top-k ${topK.query}/${topK.document} exceeds the SAE's ${sae.meta.width} latents`);
+  const width = imported?.sae.meta.width ?? o.trainSae?.width ?? TRAIN_SAE_DEFAULTS.width;
+  const topK = o.topK ?? { query: Math.min(BUILD_TOP_K.query, width), document: Math.min(BUILD_TOP_K.document, width) };
+  if (topK.document > width || topK.query > width) bad(`top-k ${topK.query}/${topK.document} exceeds the SAE's ${width} latents`);
   const source = await readOnnx(resolve(o.onnx)).catch((e: Error) => bad(e.message));
   const layer = o.layer ?? saeLayer ?? 0;
   if (o.layer !== undefined && saeLayer !== null && o.layer !== saeLayer) log(`note: the SAE's files name layer ${saeLayer}; tapping layer ${o.layer} as asked`);
@@ -112,30 +138,54 @@ export async function buildPack(o: BuildOptions): Promise<ModelPack> {
     bad("--query-prefix and --document-prefix need a Hugging Face tokenizer.json");
   }
 
-  const fused = (() => {
+  const surgery = <T>(f: () => T): T => {
     try {
-      return fuseSparseHead(source.model, { tap: tap!, sae, precision, poolExclude: [...frame.prefix, ...frame.suffix], log });
+      return f();
     } catch (e) {
       return bad((e as Error).message);
     }
-  })();
-  log(`graph: kept ${fused.kept} of ${fused.total} nodes up to ${tap}; SAE head fused (${precision})`);
-
+  };
   const tmp = `${out}.tmp-${process.pid}-${Date.now()}`;
   await mkdir(tmp, { recursive: true });
   try {
-    await writeFile(join(tmp, SPARSE_FILE), fused.bytes);
-    for (const f of fused.externalFiles) {
-      const from = join(source.dir, f);
-      if (!existsSync(from)) bad(`the model's weights live in ${f}, which is not beside ${o.onnx}`);
-      // A hard link where the file system allows it: LLM weights are gigabytes.
-      await link(from, join(tmp, f)).catch(() => copyFile(from, join(tmp, f)));
-    }
+    const takeExternal = async (files: string[]) => {
+      for (const f of files) {
+        if (existsSync(join(tmp, f))) continue;
+        const from = join(source.dir, f);
+        if (!existsSync(from)) bad(`the model's weights live in ${f}, which is not beside ${o.onnx}`);
+        // A hard link where the file system allows it: LLM weights are gigabytes.
+        await link(from, join(tmp, f)).catch(() => copyFile(from, join(tmp, f)));
+      }
+    };
     const tokenizerFile = useVocabulary ? "vocab.json" : "tokenizer.json";
     await copyFile(resolve(o.tokenizer), join(tmp, tokenizerFile));
     if (o.tokenizerConfig) await copyFile(resolve(o.tokenizerConfig), join(tmp, "tokenizer_config.json"));
+    const tokenizerManifest: Manifest["tokenizer"] = useVocabulary
+      ? { kind: "use-sentencepiece", file: tokenizerFile }
+      : {
+          kind: "hf-tokenizer",
+          file: tokenizerFile,
+          ...(o.tokenizerConfig ? { config: "tokenizer_config.json" } : {}),
+          prefix: frame.prefix,
+          suffix: frame.suffix,
+          queryPrefix: o.queryPrefix ?? "",
+          documentPrefix: o.documentPrefix ?? "",
+        };
+    const trainedFiles: string[] = [];
+    let sae = imported?.sae;
+    let description = imported?.description ?? "";
+    if (!sae) {
+      const trained = await trainOnCorpus({ tmp, source: source.model, tap: tap!, layer, takeExternal, tokenizer: tokenizerManifest, tokenizerFiles: [tokenizerFile, ...(o.tokenizerConfig ? ["tokenizer_config.json"] : [])], normalization: o.normalization ?? "none", maxTokens, train: o.trainSae!, provider: o.provider ?? "cpu", log, surgery });
+      sae = trained.sae;
+      description = trained.description;
+      trainedFiles.push(...trained.files);
+    }
+    const fused = surgery(() => fuseSparseHead(source.model, { tap: tap!, sae: sae!, precision, poolExclude: [...frame.prefix, ...frame.suffix], log }));
+    log(`graph: kept ${fused.kept} of ${fused.total} nodes up to ${tap}; SAE head fused (${precision})`);
+    await writeFile(join(tmp, SPARSE_FILE), fused.bytes);
+    await takeExternal(fused.externalFiles);
     const name = o.name ?? basename(dirname(resolve(o.onnx)));
-    const weights = [SPARSE_FILE, ...fused.externalFiles, tokenizerFile, ...(o.tokenizerConfig ? ["tokenizer_config.json"] : [])];
+    const weights = [SPARSE_FILE, ...fused.externalFiles, tokenizerFile, ...(o.tokenizerConfig ? ["tokenizer_config.json"] : []), ...trainedFiles];
     const manifest = (): Manifest => ({
       format: PACK_FORMAT,
       name,
@@ -143,23 +193,13 @@ export async function buildPack(o: BuildOptions): Promise<ModelPack> {
       fingerprint: "sha256:" + "0".repeat(64),
       source: `${basename(o.onnx)} (layer ${layer}: ${tap}) with ${description}, built by loupe pack build`,
       license: o.license ?? "see the encoder's and the SAE's own licences",
-      tokenizer: useVocabulary
-        ? { kind: "use-sentencepiece", file: tokenizerFile }
-        : {
-            kind: "hf-tokenizer",
-            file: tokenizerFile,
-            ...(o.tokenizerConfig ? { config: "tokenizer_config.json" } : {}),
-            prefix: frame.prefix,
-            suffix: frame.suffix,
-            queryPrefix: o.queryPrefix ?? "",
-            documentPrefix: o.documentPrefix ?? "",
-          },
+      tokenizer: tokenizerManifest,
       encoder: { sparseFile: SPARSE_FILE, outputs: { latentIds: "latent_ids", latentWeights: "latent_weights" } },
       textNormalization: o.normalization ?? "none",
       maxTokens,
       windowOverlap: overlap,
-      hiddenSize: sae.meta.dim,
-      sparseHead: { layer, tap: tap!, activation: sae.activation.kind, saeWidth: sae.meta.width, precision },
+      hiddenSize: sae!.meta.dim,
+      sparseHead: { layer, tap: tap!, activation: sae!.activation.kind, saeWidth: sae!.meta.width, precision },
       topK,
       weights,
     });
@@ -173,14 +213,15 @@ export async function buildPack(o: BuildOptions): Promise<ModelPack> {
     // A real session, once: a graph that does not fit (states of another width than the SAE's,
     // an operator the runtime lacks) fails here rather than in the daemon.
     const doesNotRun = (e: Error): never =>
-      bad(`the built graph does not run: ${e.message.split("\n")[0]!.replace(/ Use --provider cpu.*$/, "")} (do the tapped states, ${tap}, have the SAE's ${sae.meta.dim} dims?)`);
+      bad(`the built graph does not run: ${e.message.split("\n")[0]!.replace(/ Use --provider cpu.*$/, "")} (do the tapped states, ${tap}, have the SAE's ${sae!.meta.dim} dims?)`);
     const encoder = await Encoder.open(await loadPack(tmp), { graph: "sparse", provider: o.provider ?? "cpu", threads: 1 }).catch(doesNotRun);
     try {
       const [probe] = await encoder.encodeSparse(["Loupe checks a new pack by encoding this sentence."], "document").catch(doesNotRun);
       log(`probe: ${probe!.ids.length} active latents`);
-      if (o.labelsCorpus) {
-        const labels = await deriveLabels(encoder, resolve(o.labelsCorpus), o.labelWords ?? 5000, log);
-        await writeFile(join(tmp, LABELS_FILE), JSON.stringify({ source: `words of ${relative(process.cwd(), resolve(o.labelsCorpus)) || "."}`, labels }) + "\n");
+      const labelsCorpus = o.labelsCorpus ?? o.trainSae?.corpus;
+      if (labelsCorpus) {
+        const labels = await deriveLabels(encoder, resolve(labelsCorpus), o.labelWords ?? 5000, log);
+        await writeFile(join(tmp, LABELS_FILE), JSON.stringify({ source: `words of ${relative(process.cwd(), resolve(labelsCorpus)) || "."}`, labels }) + "\n");
         m.labels = LABELS_FILE;
         m.weights.push(LABELS_FILE);
         await seal(m);
@@ -196,8 +237,128 @@ export async function buildPack(o: BuildOptions): Promise<ModelPack> {
     await rm(tmp, { recursive: true, force: true });
   }
   const size = (await Promise.all((await readdir(out)).map(async (f) => (await stat(join(out, f))).size))).reduce((a, b) => a + b, 0);
-  log(`pack ${out} ready: ${(size / 2 ** 20).toFixed(1)} MB, ${format} SAE, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  log(`pack ${out} ready: ${(size / 2 ** 20).toFixed(1)} MB, ${imported ? `${imported.format} SAE` : "SAE trained here"}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return loadPack(out);
+}
+
+interface TrainContext {
+  tmp: string;
+  source: ModelMessage;
+  tap: string;
+  layer: number;
+  takeExternal: (files: string[]) => Promise<void>;
+  tokenizer: Manifest["tokenizer"];
+  tokenizerFiles: string[];
+  normalization: TextNormalization;
+  maxTokens: number;
+  train: TrainSaeOptions;
+  provider: ProviderChoice;
+  log: (line: string) => void;
+  surgery: <T>(f: () => T) => T;
+}
+
+/**
+ * `--train-sae`: the encoder's states graph (onnx/surgery.ts exposeStates) runs over the
+ * corpus's text files in windows without overlap; the tapped states of every token but the
+ * special ones train a TopK SAE (model/sae-train.ts, as the default pack's was, on fewer
+ * tokens), 1 file in 50 held out for the reported fraction of variance explained. The SAE is
+ * written into the pack in Loupe's format (so `--sae PACK_DIR` reuses it) and, like the default
+ * pack's, read through ReLU at search time.
+ */
+async function trainOnCorpus(c: TrainContext): Promise<{ sae: SaeEncoder; description: string; files: string[] }> {
+  const settings = { ...TRAIN_SAE_DEFAULTS, ...c.train };
+  if (!Number.isInteger(settings.k) || settings.k < 1 || settings.k > settings.width / 2) bad(`--sae-k must be an integer in 1–${settings.width / 2}, got ${settings.k}`);
+  const states = c.surgery(() => exposeStates(c.source, c.tap, c.log));
+  await writeFile(join(c.tmp, STATES_FILE), states.bytes);
+  await c.takeExternal(states.externalFiles);
+  const weights = [STATES_FILE, ...states.externalFiles, ...c.tokenizerFiles];
+  const manifest: Manifest = {
+    format: PACK_FORMAT, name: "states", version: "0", fingerprint: await fingerprintFiles(c.tmp, weights), source: "loupe pack build --train-sae", license: "-",
+    tokenizer: c.tokenizer, encoder: { file: STATES_FILE, outputs: { states: STATES_OUTPUT } }, textNormalization: c.normalization,
+    maxTokens: c.maxTokens, windowOverlap: 0, hiddenSize: 1, sparseHead: { layer: c.layer, saeWidth: null }, topK: { query: 1, document: 1 }, weights,
+  };
+  await writeFile(join(c.tmp, "manifest.json"), JSON.stringify(manifest));
+  const encoder = await Encoder.open(await loadPack(c.tmp), { provider: c.provider, batchSize: 16 });
+  const special = new Set(c.tokenizer.kind === "hf-tokenizer" ? [...c.tokenizer.prefix, ...c.tokenizer.suffix] : []);
+  const files = await corpusFiles(resolve(c.train.corpus));
+  if (files.length === 0) bad(`${c.train.corpus} has no text files to train an SAE on`);
+  const rows: Float32Array[] = [];
+  const heldRows: Float32Array[] = [];
+  let dim = 0;
+  let budget = settings.tokens;
+  let windows = 0;
+  try {
+    for (let f = 0; f < files.length && budget > 0; f++) {
+      const text = await readText(files[f]!);
+      if (text === null) continue;
+      const ws = encoder.windows(text, "document");
+      for (let start = 0; start < ws.length && budget > 0; start += 16) {
+        const batch = ws.slice(start, start + 16);
+        const outputs = await encoder.runWindows(batch, ["states"]);
+        outputs.forEach((out, w) => {
+          const h = out.states!.length / out.length;
+          if (dim === 0) {
+            dim = h;
+            budget = Math.min(budget, Math.floor(STATES_MEMORY / (4 * dim)));
+          }
+          batch[w]!.forEach((id, t) => {
+            if (special.has(id) || budget <= 0) return;
+            (f % 50 === 49 ? heldRows : rows).push(out.states!.slice(t * dim, (t + 1) * dim));
+            budget--;
+          });
+        });
+        windows += batch.length;
+      }
+    }
+  } finally {
+    await encoder.close();
+    await rm(join(c.tmp, STATES_FILE));
+    await rm(join(c.tmp, "manifest.json"));
+  }
+  if (heldRows.length === 0) heldRows.push(...rows.splice(0, Math.ceil(rows.length / 50)));
+  // A small corpus still gets enough steps: batches shrink to a fiftieth of it (at least 64).
+  const batch = Math.min(settings.batch, rows.length, Math.max(64, Math.floor(rows.length / 50)));
+  if (rows.length < 4 * settings.k || batch < 1) bad(`${c.train.corpus} gave ${rows.length} token states; an SAE needs far more (a few thousand at least)`);
+  c.log(`train-sae: ${rows.length} token states (+${heldRows.length} held out) of ${dim} dims from ${windows} windows; ${settings.width} latents, k ${settings.k}, ${settings.epochs} epochs`);
+  const random = seededRandom(settings.seed);
+  const all = [...rows, ...heldRows];
+  const train = shuffle(rows.map((_, i) => i), random);
+  const held = heldRows.map((_, i) => rows.length + i);
+  const result = await trainTopKSae(dim, (t) => all[t]!, train, held, { width: settings.width, k: settings.k, auxK: Math.min(settings.auxK, settings.width), auxCoef: settings.auxCoef, deadAfterTokens: Math.max(batch, Math.floor(rows.length / 4)), batch, epochs: settings.epochs, lr: settings.lr }, random, (l) =>
+    c.log(`train-sae: step ${l.step}/${l.totalSteps} · train FVE ${l.fve} · dead ${l.deadFraction} · ${l.seconds} s`),
+  );
+  const training = { trainer: "loupe pack build --train-sae", layer: c.layer, tap: c.tap, width: settings.width, k: settings.k, epochs: settings.epochs, train_tokens: rows.length, held_out_tokens: heldRows.length, held_out_fve: Math.round(result.heldOut.fve * 1e4) / 1e4, dead_fraction_held_out: Math.round(result.heldOut.deadFraction * 1e4) / 1e4, seconds: Math.round(result.seconds) };
+  c.log(`train-sae: held-out FVE ${training.held_out_fve}, dead on held-out ${training.dead_fraction_held_out}, ${training.seconds} s`);
+  const p = result.params;
+  await writeSaeEncoder(c.tmp, { layer: c.layer, width: p.width, dim: p.dim, scale: p.scale, wEnc: p.wEnc, bEnc: p.bEnc, bPre: p.bPre }, training);
+  return { sae: await readSaeEncoder(c.tmp), description: `a TopK SAE trained here (${p.width} latents over ${dim} dims, k ${settings.k}, held-out FVE ${training.held_out_fve})`, files: [SAE_META_FILE, SAE_ENCODER_FILE] };
+}
+
+/** Text files under `dir` (hidden folders and dependency folders skipped), sorted. */
+async function corpusFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string) => {
+    for (const entry of await readdir(d, { withFileTypes: true })) {
+      if (entry.name.startsWith(".") || entry.name === "node_modules") continue;
+      const p = join(d, entry.name);
+      if (entry.isDirectory()) await walk(p);
+      else if (entry.isFile()) out.push(p);
+    }
+  };
+  await walk(dir).catch((e: Error) => bad(`cannot read the corpus ${dir}: ${e.message}`));
+  return out.sort();
+}
+
+/** A file's text, or null for binaries, files over 1 MiB and text that is not UTF-8. */
+async function readText(file: string): Promise<string | null> {
+  if ((await stat(file)).size > 1 << 20) return null;
+  const bytes = await readFile(file);
+  if (bytes.subarray(0, 8192).includes(0)) return null;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return null;
+  }
 }
 
 /**

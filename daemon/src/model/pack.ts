@@ -65,6 +65,8 @@ export const ManifestSchema = z.object({
       layer0: z.string().optional(),
       layer1: z.string().optional(),
       sentence: z.string().optional(),
+      /** Token states of the tapped layer (a states graph from `exposeStates`, for SAE training). */
+      states: z.string().optional(),
       /** Present when the graph carries the fused sparse head (see convert/use-lite.ts). */
       latentIds: z.string().optional(),
       latentWeights: z.string().optional(),

@@ -119,20 +119,41 @@ export interface FusedGraph {
 
 /** Builds the sparse graph: the source graph up to `tap`, the SAE head fused onto it. */
 export function fuseSparseHead(model: ModelMessage, o: FuseOptions): FusedGraph {
-  const log = o.log ?? (() => {});
+  const cut = cutAtTap(model, o.tap, o.precision, o.log ?? (() => {}));
+  const { g } = cut;
+  const mask3 = g.op("Unsqueeze", [g.op("Cast", [cut.mask], { to: DataType.FLOAT }), g.ints("loupe_axis_last", [-1])]);
+  sparseHead(g, o.sae, { states: o.tap, mask3, ids: cut.ids, ...(o.poolExclude ? { poolExclude: o.poolExclude } : {}), precision: o.precision === "int8-all" ? "int8" : o.precision });
+  return cut.finish();
+}
+
+/** The output name of the states graph `exposeStates` builds. */
+export const STATES_OUTPUT = "states";
+
+/**
+ * The states graph: the source graph up to `tap` with the tapped token states as its one output
+ * (`states`, [batch, seq, dim]), fed as the sparse graph is. What `--train-sae` trains on.
+ */
+export function exposeStates(model: ModelMessage, tap: string, log: (line: string) => void = () => {}): FusedGraph {
+  const cut = cutAtTap(model, tap, "float", log);
+  cut.g.output(STATES_OUTPUT, tap, DataType.FLOAT, ["batch", "seq", "dim"]);
+  return cut.finish();
+}
+
+/** The source graph cut at `tap`, in a builder, with Loupe's inputs; `finish` serialises it. */
+function cutAtTap(model: ModelMessage, tap: string, precision: HeadPrecision, log: (line: string) => void): { g: GraphBuilder; ids: string; mask: string; finish: () => FusedGraph } {
   const graph = model.graph;
   const opset = mainOpset(model);
   if (opset < MIN_SOURCE_OPSET) {
     throw new Error(`the model uses opset ${opset}; Loupe reads opset ${MIN_SOURCE_OPSET} or later (re-export it, e.g. torch.onnx.export(..., opset_version=17) or optimum-cli export onnx --opset 17)`);
   }
   const producers = new Set(graph.node.flatMap((n) => n.output));
-  if (!producers.has(o.tap)) {
+  if (!producers.has(tap)) {
     const inputs = graph.input.map((i) => i.name);
-    throw new Error(inputs.includes(o.tap) ? `${o.tap} is a graph input, not token states the graph computes` : `no node of the graph produces ${o.tap}; \`loupe pack build --list-values\` lists the values it has`);
+    throw new Error(inputs.includes(tap) ? `${tap} is a graph input, not token states the graph computes` : `no node of the graph produces ${tap}; \`loupe pack build --list-values\` lists the values it has`);
   }
 
   // Keep what the tap needs, walking back from it.
-  const needed = new Set([o.tap]);
+  const needed = new Set([tap]);
   const keptNodes: NodeMessage[] = [];
   for (let i = graph.node.length - 1; i >= 0; i--) {
     const node = graph.node[i]!;
@@ -195,42 +216,46 @@ export function fuseSparseHead(model: ModelMessage, o: FuseOptions): FusedGraph 
 
   // The nodes, renamed where an input changed, brought to opset 18, optionally quantised.
   const byName = new Map(initializers.map((t) => [t.name, t]));
-  const quantized = new Map<string, boolean>();
+  const quantized = new Set<string>();
+  const stillRead = new Set<string>();
   let quantizedCount = 0;
   const upgrade = opset < HEAD_OPSET;
   for (const node of keptNodes) {
     let n: NodeMessage = rename.size ? { ...node, input: node.input.map((v) => rename.get(v) ?? v) } : node;
     if (upgrade) n = upgradeNode(g, n);
     const weight = n.op_type === "MatMul" && (!n.domain || n.domain === "ai.onnx") ? byName.get(n.input[1]!) : undefined;
-    if (o.precision === "int8-all" && weight && inlineFloatMatrix(weight)) {
+    if (precision === "int8-all" && weight && inlineFloatMatrix(weight)) {
       const dims = weight.dims.map(Number) as [number, number];
       const product = quantizedProduct(g, n.input[0]!, `${weight.name}_int8_${quantizedCount++}`, floatData(weight), dims);
       g.alias(product, n.output[0]!);
-      quantized.set(weight.name, true);
+      quantized.add(weight.name);
       continue;
     }
+    for (const v of nodeInputs(n)) stillRead.add(v);
     g.push(n);
   }
+  // A float matrix every reader of which now runs in integers is dropped (a tied embedding
+  // that a Gather still reads stays).
+  const dropped = new Set([...quantized].filter((name) => !stillRead.has(name)));
   if (quantizedCount > 0) log(`int8: ${quantizedCount} matrix products of the encoder run in integers`);
 
-  // The fused head on the tapped states.
-  const mask3 = g.op("Unsqueeze", [g.op("Cast", [mask], { to: DataType.FLOAT }), g.ints("loupe_axis_last", [-1])]);
-  sparseHead(g, o.sae, { states: o.tap, mask3, ids, ...(o.poolExclude ? { poolExclude: o.poolExclude } : {}), precision: o.precision === "int8-all" ? "int8" : o.precision });
-
-  // Weights a quantised product replaced are dropped; external ones are listed for copying.
-  const bytes = g.serialize(
-    Math.max(opset, HEAD_OPSET),
-    "loupe-pack-build",
-    {},
-    {
-      irVersion: Number(model.ir_version ?? 8),
-      opsets: model.opset_import.filter((x) => x.domain && x.domain !== "ai.onnx").map((x) => ({ domain: x.domain!, version: Number(x.version) })),
-      functions: upgrade ? (model.functions ?? []).map((f) => upgradeFunction(f)) : (model.functions ?? []),
-    },
-    (t) => !quantized.has(t.name),
-  );
-  const externalFiles = [...new Set(initializers.filter((t) => !quantized.has(t.name)).flatMap((t) => (t.data_location === DATA_LOCATION_EXTERNAL ? [externalLocation(t)] : [])))];
-  return { bytes, externalFiles, kept: keptNodes.length, total: graph.node.length };
+  const finish = (): FusedGraph => {
+    // Weights a quantised product replaced are dropped; external ones are listed for copying.
+    const bytes = g.serialize(
+      Math.max(opset, HEAD_OPSET),
+      "loupe-pack-build",
+      {},
+      {
+        irVersion: Number(model.ir_version ?? 8),
+        opsets: model.opset_import.filter((x) => x.domain && x.domain !== "ai.onnx").map((x) => ({ domain: x.domain!, version: Number(x.version) })),
+        functions: upgrade ? (model.functions ?? []).map((f) => upgradeFunction(f)) : (model.functions ?? []),
+      },
+      (t) => !dropped.has(t.name),
+    );
+    const externalFiles = [...new Set(initializers.filter((t) => !dropped.has(t.name)).flatMap((t) => (t.data_location === DATA_LOCATION_EXTERNAL ? [externalLocation(t)] : [])))];
+    return { bytes, externalFiles, kept: keptNodes.length, total: graph.node.length };
+  };
+  return { g, ids, mask, finish };
 }
 
 function externalLocation(t: TensorMessage): string {

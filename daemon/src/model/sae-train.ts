@@ -12,9 +12,37 @@
 // and values per token come back to JavaScript; every gradient is sparse in the latents and
 // written out by hand below. Adam with decoupled bias correction; the decoder's gradient is
 // projected orthogonal to each row before the step and rows are renormalised after it.
+//
+// It lives in the daemon because `loupe pack build --train-sae` trains one for any encoder;
+// train/ runs the default pack's training with it (train/src/train-sae.ts).
 import ort from "onnxruntime-node";
-import { DataType, GraphBuilder } from "@loupe/daemon/model/onnx/graph";
-import { gaussian } from "./common.js";
+import { DataType, GraphBuilder } from "./onnx/graph.js";
+
+/** A standard normal sample (Box–Muller). */
+function gaussian(random: () => number): number {
+  const u = Math.max(random(), 1e-12);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
+}
+
+/** mulberry32: small, fast, and the same on every machine. Returns floats in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let s = seed | 0;
+  return () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fisher–Yates in place. */
+export function shuffle<T>(items: T[], random: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
 
 export interface SaeShape {
   width: number;
@@ -255,4 +283,153 @@ export function projectDecoderGrad(p: SaeParams, g: Grads): void {
     if (d === 0) continue;
     for (let c = 0; c < dim; c++) g.wDec[o + c]! -= d * p.wDec[o + c]!;
   }
+}
+
+export interface TrainSettings {
+  width: number;
+  /** Latents kept per token while training. */
+  k: number;
+  auxK: number;
+  auxCoef: number;
+  /** A latent that has not fired for this many tokens is dead (and gets the AuxK gradient). */
+  deadAfterTokens: number;
+  batch: number;
+  epochs: number;
+  lr: number;
+}
+
+export interface TrainResult {
+  params: SaeParams;
+  steps: number;
+  trainTokens: number;
+  heldOut: { fve: number; deadFraction: number };
+  deadFractionTrain: number;
+  seconds: number;
+}
+
+/**
+ * Trains a TopK SAE on token states: `row(t)` is state t (dim floats), `train` the states to
+ * train on (shuffled here with `random` each epoch after the first; pass them shuffled), `held`
+ * those it is evaluated on. The input scale s makes E‖s·x‖² = dim over up to 100k training
+ * states; b_pre starts at their mean. `log` gets a progress line every 25 steps.
+ */
+export async function trainTopKSae(
+  dim: number,
+  row: (t: number) => Float32Array,
+  train: number[],
+  held: number[],
+  c: TrainSettings,
+  random: () => number,
+  log: (line: { step: number; totalSteps: number; tokens: number; fve: number; auxSseRatio: number; deadFraction: number; seconds: number }) => void,
+): Promise<TrainResult> {
+  const mean = new Float64Array(dim);
+  let sq = 0;
+  const sample = train.slice(0, 100_000);
+  for (const t of sample) {
+    const x = row(t);
+    for (let i = 0; i < dim; i++) {
+      mean[i]! += x[i]!;
+      sq += x[i]! * x[i]!;
+    }
+  }
+  const scale = Math.sqrt(dim / (sq / sample.length));
+  const p = initSae({ width: c.width, dim }, random, Float32Array.from(mean, (m) => m / sample.length), scale);
+  const session = await encoderSession();
+  try {
+    const adam = new Adam([p.wEnc, p.bEnc, p.wDec, p.bPre]);
+    const lastFired = new Float64Array(c.width);
+    const deadBias = new Float32Array(c.width);
+    const fired = new Uint8Array(c.width);
+    const totalSteps = Math.floor((train.length * c.epochs) / c.batch);
+    const started = Date.now();
+    const x = new Float32Array(c.batch * dim);
+    const g = zeroGrads(p);
+    let seen = 0;
+    let step = 0;
+    let windowSse = 0, windowVar = 0, windowAux = 0;
+    for (let epoch = 0; epoch < c.epochs; epoch++) {
+      if (epoch > 0) shuffle(train, random);
+      for (let b = 0; b + c.batch <= train.length; b += c.batch) {
+        for (let i = 0; i < c.batch; i++) {
+          const src = row(train[b + i]!);
+          for (let d = 0; d < dim; d++) x[i * dim + d] = src[d]! * scale;
+        }
+        for (let j = 0; j < c.width; j++) deadBias[j] = seen - lastFired[j]! > c.deadAfterTokens ? 0 : -1e9;
+        const enc = await encodeBatch(session, p, x, c.k, c.auxK, deadBias);
+        clearGrads(g);
+        fired.fill(0);
+        const stats = backward(p, x, enc, g, c.auxCoef, fired, true);
+        seen += c.batch;
+        for (let j = 0; j < c.width; j++) if (fired[j]) lastFired[j] = seen;
+        projectDecoderGrad(p, g);
+        // Warm up over 5% of the steps, decay linearly over the last 20%.
+        const warm = Math.min(1, (step + 1) / Math.max(1, totalSteps * 0.05));
+        const decay = Math.min(1, (totalSteps - step) / Math.max(1, totalSteps * 0.2));
+        adam.step([g.wEnc, g.bEnc, g.wDec, g.bPre], c.lr * warm * decay);
+        normalizeRows(p.wDec, dim);
+        windowSse += stats.sse;
+        windowAux += stats.auxSse;
+        windowVar += batchVariance(x, dim);
+        step++;
+        if (step % 25 === 0 || step === totalSteps) {
+          log({
+            step,
+            totalSteps,
+            tokens: seen,
+            fve: round(1 - windowSse / windowVar),
+            auxSseRatio: round(windowAux / windowVar),
+            deadFraction: round(countDead(lastFired, seen, c.deadAfterTokens) / c.width),
+            seconds: Math.round((Date.now() - started) / 1000),
+          });
+          windowSse = windowVar = windowAux = 0;
+        }
+      }
+    }
+    const heldOut = await evaluate(p, session, held.map(row), c.k);
+    return { params: p, steps: step, trainTokens: train.length, heldOut, deadFractionTrain: countDead(lastFired, seen, c.deadAfterTokens) / c.width, seconds: (Date.now() - started) / 1000 };
+  } finally {
+    await session.release();
+  }
+}
+
+function countDead(lastFired: Float64Array, seen: number, after: number): number {
+  let n = 0;
+  for (const f of lastFired) if (seen - f > after) n++;
+  return n;
+}
+
+function batchVariance(x: Float32Array, dim: number): number {
+  const n = x.length / dim;
+  const mean = new Float64Array(dim);
+  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) mean[d]! += x[i * dim + d]!;
+  let v = 0;
+  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) {
+    const z = x[i * dim + d]! - mean[d]! / n;
+    v += z * z;
+  }
+  return v;
+}
+
+/** Held-out fraction of variance explained and the share of latents that never fire on it. */
+export async function evaluate(p: SaeParams, session: ort.InferenceSession, rows: Float32Array[], k: number): Promise<{ fve: number; deadFraction: number }> {
+  const dim = p.dim;
+  const everFired = new Uint8Array(p.width);
+  const noDead = new Float32Array(p.width).fill(-1e9);
+  let sse = 0, variance = 0;
+  const B = 2048;
+  for (let b = 0; b < rows.length; b += B) {
+    const n = Math.min(B, rows.length - b);
+    const x = new Float32Array(n * dim);
+    for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) x[i * dim + d] = rows[b + i]![d]! * p.scale;
+    const enc = await encodeBatch(session, p, x, k, 1, noDead);
+    sse += backward(p, x, enc, null, 0, everFired, false).sse;
+    variance += batchVariance(x, dim);
+  }
+  let dead = 0;
+  for (const f of everFired) if (!f) dead++;
+  return { fve: 1 - sse / variance, deadFraction: dead / p.width };
+}
+
+function round(x: number): number {
+  return Math.round(x * 10000) / 10000;
 }
