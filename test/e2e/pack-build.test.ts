@@ -40,7 +40,7 @@ const build = (out: string, sae: string, ...extra: string[]) =>
 
 describe("loupe pack build, then a daemon on the pack", () => {
   it("builds a pack from the command line, with labels from a corpus", async () => {
-    const r = await build(join(dir, "pack-a"), join(dir, "llama-scope"), "--layer", "1", "--labels-corpus", join(root, "notes"), "--query-prefix", "query: ", "--name", "tiny-bert");
+    const r = await build(join(dir, "pack-a"), join(dir, "llama-scope"), "--layer", "1", "--labels-corpus", join(root, "notes"), "--query-prefix", "query: ", "--name", "tiny-bert", "--languages", "en,de");
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(join(dir, "pack-a"));
     expect(r.stderr).toMatch(/Llama Scope jumprelu SAE \(64 latents over 16 dims/);
@@ -49,6 +49,7 @@ describe("loupe pack build, then a daemon on the pack", () => {
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toMatch(/^tiny-bert /);
     expect(shown.stdout).toMatch(/tokenizer +Hugging Face tokenizer\.json, 1 \+ 1 special tokens per window, queries read as "query: …"/);
+    expect(shown.stdout).toMatch(/languages +en, de \(in another bridged language/);
     expect(shown.stdout).toMatch(/sparse head layer 1 \(\/encoder\/layer\.1\/.*\), SAE 64 jumprelu, float; top-k 16\/48; labels yes/);
     const labels = JSON.parse(await readFile(join(dir, "pack-a", "labels.json"), "utf8")) as { labels: string[] };
     expect(labels.labels).toHaveLength(64);

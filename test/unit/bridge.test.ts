@@ -8,7 +8,8 @@ import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { analyze } from "../../daemon/src/analysis/analyzer.js";
-import { Bridge, BRIDGE, Lexicon, openBridge, PLAIN, questionTrust } from "../../daemon/src/analysis/bridge.js";
+import { Bridge, BRIDGE, forEncoder, latentText, Lexicon, openBridge, PLAIN, questionTrust } from "../../daemon/src/analysis/bridge.js";
+import { packReads } from "../../daemon/src/model/pack.js";
 
 const table = (lines: string[]) => Buffer.from([...lines].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))).join("\n") + "\n");
 
@@ -120,5 +121,15 @@ describe("the shipped bridge", () => {
     expect(questionTrust("Где пекут хлеб?", partly, latin, 1, 0)).toBeCloseTo(0.5, 5); // half its letters are Latin
     expect(questionTrust("Где пекут хлеб?", partly, latin, 1, 4)).toBeCloseTo(0.5 * 0.5 ** 4, 5);
     expect(questionTrust("Где хлеб?", PLAIN.query("Где хлеб?"), latin)).toBe(0); // unread, untranslated
+  });
+
+  it("leaves a note or question in a language the pack's encoder reads as it is written", () => {
+    const readsRussian = packReads({ languages: ["en", "ru"] });
+    expect(bridge.document("Хлеб пекут в горячей печи.", true, readsRussian)).toBe("Хлеб пекут в горячей печи.");
+    expect(bridge.document("Хлеб пекут в горячей печи.", true, packReads({}))).toMatch(/bread/); // default: English only
+    const ru = bridge.query("Где купить свежий хлеб?");
+    expect(forEncoder(ru, readsRussian)).toMatchObject({ gloss: undefined, terms: ru.terms });
+    expect(latentText("Где купить свежий хлеб?", forEncoder(ru, packReads({ languages: ["*"] })))).toBe("Где купить свежий хлеб?");
+    expect(forEncoder(ru, packReads({ languages: ["de"] })).gloss).toBe("buy fresher bread");
   });
 });

@@ -3,23 +3,13 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import type { TrainSettings } from "@loupe/daemon/model/sae-train";
 
 export interface TrainConfig {
   seed: number;
   corpus: { out: string; linesPerPassage: number; sources: unknown[] };
   states: { out: string; layers: number[] };
-  sae: {
-    layer: number;
-    width: number;
-    k: number;
-    auxK: number;
-    auxCoef: number;
-    deadAfterTokens: number;
-    batch: number;
-    epochs: number;
-    lr: number;
-    heldOutFraction: number;
-  };
+  sae: TrainSettings & { layer: number; heldOutFraction: number };
   layerProbe: { width: number; tokens: number; epochs: number };
 }
 

@@ -126,6 +126,11 @@ export function latentText(query: string, bridged: BridgedQuery): string {
   return bridged.gloss ?? query;
 }
 
+/** The question as the latent channel takes it: without the gloss where the encoder reads its language. */
+export function forEncoder(bridged: BridgedQuery, reads: ((language: string) => boolean) | undefined): BridgedQuery {
+  return bridged.gloss !== undefined && bridged.language !== undefined && reads?.(bridged.language) ? { ...bridged, gloss: undefined } : bridged;
+}
+
 /**
  * How far fusion trusts the latent channel for a question (search/fusion.ts): the share of the
  * encoded text's letters in scripts the encoder reads (analysis/scripts.ts), times, where that
@@ -147,8 +152,12 @@ export interface LexicalAnalyzer {
   prepare(texts: Iterable<string>): Promise<void>;
   query(text: string): BridgedQuery;
   chunk(head: string, text: string, prose: boolean): string[];
-  /** The text the latent channel encodes for a chunk: its English gloss where the bridge translates it, else the text. */
-  document(text: string, prose: boolean): string;
+  /**
+   * The text the latent channel encodes for a chunk: its English gloss where the bridge
+   * translates it and the encoder does not read its language (`reads`, default English only),
+   * else the text.
+   */
+  document(text: string, prose: boolean, reads?: (language: string) => boolean): string;
 }
 
 /** The analyzer alone, no language bridged: what Loupe did before the bridge (benchmarks compare). */
@@ -362,10 +371,10 @@ export class Bridge implements LexicalAnalyzer {
    * words go). The default encoder reads English only; a Russian or Chinese note's own text is
    * noise to it.
    */
-  document(text: string, prose: boolean): string {
+  document(text: string, prose: boolean, reads?: (language: string) => boolean): string {
     if (!prose) return text;
     const language = this.detect(text);
-    if (!this.bridged(language)) return text;
+    if (!this.bridged(language) || reads?.(language)) return text;
     const out: string[] = [];
     for (const w of analyze(text)) {
       const tr = this.translate(language, w);

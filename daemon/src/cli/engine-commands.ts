@@ -204,9 +204,17 @@ export async function cmdPack(values: Values): Promise<void> {
       `  tokenizer   ${m.tokenizer.kind === "use-sentencepiece" ? "USE SentencePiece" : `Hugging Face ${m.tokenizer.file}${m.tokenizer.prefix.length + m.tokenizer.suffix.length ? `, ${m.tokenizer.prefix.length} + ${m.tokenizer.suffix.length} special tokens per window` : ""}${m.tokenizer.queryPrefix ? `, queries read as "${m.tokenizer.queryPrefix}…"` : ""}${m.tokenizer.documentPrefix ? `, documents as "${m.tokenizer.documentPrefix}…"` : ""}`}\n` +
       `  windows     ${m.maxTokens} tokens, overlap ${m.windowOverlap}; hidden size ${m.hiddenSize}\n` +
       `  sparse head layer ${m.sparseHead.layer}${m.sparseHead.tap ? ` (${m.sparseHead.tap})` : ""}, SAE ${m.sparseHead.saeWidth ?? "none yet"}${m.sparseHead.activation && m.sparseHead.activation !== "relu" ? ` ${m.sparseHead.activation}` : ""}${m.sparseHead.precision ? `, ${m.sparseHead.precision}` : ""}; top-k ${m.topK.query}/${m.topK.document}; labels ${m.labels ? "yes" : "none"}\n` +
+      `  languages   ${(m.languages ?? ["en"]).includes("*") ? "every language, as written" : (m.languages ?? ["en"]).join(", ")} (in another bridged language the meaning channel reads the English gloss)\n` +
       `  reads       ${scripts.join(", ")} script (queries in other scripts lean on exact words: the meaning channel is trusted by the share it can read)\n` +
       `  bridged     ${describeLanguages(bridged.manifest, bridged.languages)} ⇄ English, by bilingual dictionaries (Loupe's, not the pack's: questions and notes in them are translated word by word; the meaning channel reads a translated question in English)\n`,
   );
+}
+
+function languageList(raw: string): string[] {
+  const list = raw.split(",").map((l) => l.trim().toLowerCase()).filter(Boolean);
+  const bad = list.find((l) => !/^([a-z]{2,3}|\*)$/.test(l));
+  if (bad !== undefined || list.length === 0) usageError(`--languages takes ISO 639-1 codes separated by commas (en,de,zh) or *, got "${raw}"`);
+  return list;
 }
 
 function nonNegativeInt(name: string, raw: string, max: number): number {
@@ -258,6 +266,7 @@ export async function cmdPackBuild(values: Values, positionals: string[]): Promi
     ...(values["query-prefix"] !== undefined ? { queryPrefix: values["query-prefix"] } : {}),
     ...(values["document-prefix"] !== undefined ? { documentPrefix: values["document-prefix"] } : {}),
     normalization: oneOf<TextNormalization>("normalize", values.normalize, TEXT_NORMALIZATIONS, "none"),
+    ...(values.languages ? { languages: languageList(values.languages) } : {}),
     ...(values["labels-corpus"] ? { labelsCorpus: values["labels-corpus"] } : {}),
     provider: oneOf<ProviderChoice>("provider", values.provider, ["auto", "cpu", "cuda", "webgpu"], "cpu"),
     log: makeLog(values),

@@ -57,7 +57,7 @@ Usage:
             [--precision float|int8|int8-all]
             [--max-tokens N] [--overlap N] [--query-prefix TEXT] [--document-prefix TEXT]
             [--normalize none|split-identifiers] [--top-k Q,D] [--labels-corpus DIR]
-            [--tokenizer-config FILE] [--name NAME] [--provider P]
+            [--languages en,de,…|*] [--tokenizer-config FILE] [--name NAME] [--provider P]
       Build a model pack from any ONNX encoder (e.g. optimum-cli export onnx) and an SAE over one
       of its layers: Loupe's own, Gemma Scope (params.npz) or Llama Scope (folder with
       hyperparams.json), or one trained here on the layer's states over a corpus (--train-sae).
@@ -133,6 +133,7 @@ const OPTIONS = {
   "sae-k": { type: "string" },
   "sae-tokens": { type: "string" },
   "sae-epochs": { type: "string" },
+  languages: { type: "string" },
   http: { type: "string" }, // loupe mcp (which parses its own arguments, --root repeatable)
   // loupe lsp: what language clients add to a server's command line (vscode-languageclient
   // passes both); the transport is always stdio, and the editor's process id comes in `initialize`.

@@ -10,6 +10,7 @@ import type { WorkerInit, WorkerReply, WorkerRequest } from "../model/encoder-wo
 import { loadConceptLabels, loadLabels } from "../model/labels.js";
 import type { ModelPack } from "../model/pack.js";
 import { readableScripts } from "../model/readable-scripts.js";
+import { packReads } from "../model/pack.js";
 
 export interface ChunkEncoder {
   /** Identifies the vectors' space; an index built under another fingerprint is rebuilt. */
@@ -22,6 +23,8 @@ export interface ChunkEncoder {
   readonly conceptLabels?: readonly string[] | null;
   /** The scripts the encoder can read (model/readable-scripts.ts); absent: every script (the latent channel is always trusted). */
   readonly readableScripts?: ReadonlySet<string>;
+  /** Whether the encoder reads a language as written (model/pack.ts packReads); absent: English only. */
+  readonly readsLanguage?: (language: string) => boolean;
   encodeDocuments(texts: readonly string[]): Promise<SparseVector[]>;
   encodeQuery(text: string, topK?: number): Promise<SparseVector>;
   /** A passage encoded as a document for a waiting client (`similar`); default: encodeDocuments. */
@@ -38,6 +41,7 @@ export async function packEncoder(encoder: Encoder): Promise<ChunkEncoder> {
     labels,
     conceptLabels: await loadConceptLabels(encoder.pack),
     readableScripts: encoder.readableScripts,
+    readsLanguage: packReads(encoder.pack.manifest),
     encodeDocuments: (texts) => encoder.encodeSparse(texts, "document"),
     encodeQuery: async (text, topK) => (await encoder.encodeSparse([text], "query", topK))[0]!,
     close: () => encoder.close(),
@@ -83,6 +87,7 @@ export async function threadEncoder(pack: ModelPack, o: ThreadEncoderOptions = {
     labels: await loadLabels(pack),
     conceptLabels: await loadConceptLabels(pack),
     readableScripts: await readableScripts(pack),
+    readsLanguage: packReads(pack.manifest),
     encodeDocuments: (texts) => documents.encode("document", texts),
     encodeQuery: (text, topK) => interactive.encode("query", text, topK),
     encodePassage: (text) => interactive.encode("document", text),

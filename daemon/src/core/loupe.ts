@@ -11,7 +11,7 @@ import { ErrorCode, LIMITS, LoupeError, shown, type Concept, type ExplainParams,
 import type { Filter, Searcher } from "../index/searcher.js";
 import type { ChunkMeta } from "../index/segment-writer.js";
 import { LATENT_PREFIX, latentQuery, lexicalTerm, LEXICAL_PREFIX, weightedLexicalQuery, type QueryTerm } from "../index/terms.js";
-import { bridgeManifest, latentText, openBridge, questionTrust, type LexicalAnalyzer } from "../analysis/bridge.js";
+import { bridgeManifest, forEncoder, latentText, openBridge, questionTrust, type LexicalAnalyzer } from "../analysis/bridge.js";
 import { fileKind } from "../file-types.js";
 import { DEFAULT_FUSION, fuse } from "../search/fusion.js";
 import { rerank, RERANK_DEPTH, type RerankOptions } from "../search/rerank.js";
@@ -264,7 +264,7 @@ export class Loupe {
     const filter = this.filterOf(p);
     const analyzer = await this.lexical();
     await analyzer.prepare([p.query]);
-    const bridged = analyzer.query(p.query);
+    const bridged = forEncoder(analyzer.query(p.query), this.o.encoder.readsLanguage);
     const words = [...bridged.terms.keys()];
     const lexical = mode === "latent" ? null : weightedLexicalQuery(bridged.terms);
     const latent = mode === "lexical" ? null : latentQuery(await this.o.encoder.encodeQuery(latentText(p.query, bridged)));
@@ -519,7 +519,7 @@ export class Loupe {
     const doc = this.chunkAt(s, rel, line);
     const analyzer = await this.lexical();
     await analyzer.prepare([p.query]);
-    const bridged = analyzer.query(p.query);
+    const bridged = forEncoder(analyzer.query(p.query), this.o.encoder.readsLanguage);
     const encoded = latentText(p.query, bridged);
     const latent = latentQuery(await this.o.encoder.encodeQuery(encoded));
     const words = [...bridged.terms.keys()];

@@ -350,7 +350,7 @@ export class RootPipeline {
       for (const { meta, text, vector } of f.chunks) {
         const known = vector.ids.length > 0 ? vector : this.o.vectors.get(meta.hash);
         if (known) vectors.set(meta.hash, known);
-        else missing.set(meta.hash, lexical.document(text, prose));
+        else missing.set(meta.hash, lexical.document(text, prose, this.o.encoder.readsLanguage));
       }
     }
     const hashes = [...missing.keys()];

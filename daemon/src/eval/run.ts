@@ -4,7 +4,8 @@
 // "memory"` runs the in-memory scorers of daemon/src/search/ instead, which the index must
 // match within quantisation noise (docs/index-format.md). Dense search has no index yet.
 import { ANALYZER_VERSION } from "../analysis/analyzer.js";
-import { latentText, openBridge, PLAIN, questionTrust, type LexicalAnalyzer } from "../analysis/bridge.js";
+import { forEncoder, latentText, openBridge, PLAIN, questionTrust, type LexicalAnalyzer } from "../analysis/bridge.js";
+import { packReads } from "../model/pack.js";
 import { readableShare } from "../analysis/scripts.js";
 import { MemoryDirectory } from "../index/directory.js";
 import { Index } from "../index/index.js";
@@ -85,7 +86,8 @@ async function latentRankings(set: EvalSet, encoder: Encoder, options: EvalOptio
 
 async function encodeDocs(set: EvalSet, encoder: Encoder, options: EvalOptions, progress: Progress, lexical: LexicalAnalyzer = PLAIN): Promise<SparseVector[]> {
   const kind = kindOf(set);
-  const texts = set.docs.map((d, i) => lexical.document(docText(d), kind(i) === "notes"));
+  const reads = packReads(encoder.pack.manifest);
+  const texts = set.docs.map((d, i) => lexical.document(docText(d), kind(i) === "notes", reads));
   const out: SparseVector[] = [];
   for (let i = 0; i < texts.length; i += ENCODE_CHUNK) {
     out.push(...(await encoder.encodeSparse(texts.slice(i, i + ENCODE_CHUNK), "document", options.docK)));
@@ -151,7 +153,8 @@ export async function rankOnIndex(set: EvalSet, options: EvalOptions, k: number,
   const searcher = await buildIndex(set, vectors, mode === "latent" ? null : analyzer, encoder, progress);
   const fusion = options.fusion ?? DEFAULT_FUSION;
   const depth = mode === "hybrid" ? fusion.depth : k;
-  const bridged = queries.map((q) => analyzer.query(q));
+  const reads = encoder ? packReads(encoder.pack.manifest) : undefined;
+  const bridged = queries.map((q) => forEncoder(analyzer.query(q), reads));
   const lexical = mode === "latent" ? undefined : bridged.map((b) => toDocs(searcher, searcher.search(weightedLexicalQuery(b.terms), depth)));
   if (mode === "lexical") return { lexical };
   // The latent channel reads a translated question in its English words (search does the same).

@@ -83,7 +83,8 @@ async function sourceKey(sourceDir: string, saeDir: string | null, saeFileList: 
   return { key: key.slice(0, 16), version: pkg.version };
 }
 
-async function fsyncPath(path: string): Promise<void> {
+/** fsync of a file or a folder (a folder after a rename into it). */
+export async function fsyncPath(path: string): Promise<void> {
   const handle = await open(path, "r");
   try {
     await handle.sync();

@@ -5,11 +5,12 @@
 // temporary folder, checked by encoding a probe text through a real session, and only then
 // renamed into place, so a failed build never leaves a pack behind.
 import { createReadStream, existsSync } from "node:fs";
-import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { ErrorCode, LoupeError } from "@loupe/protocol";
 import type { HeadPrecision } from "./convert/sparse-head.js";
+import { fsyncPath } from "./default-pack.js";
 import { Encoder, type ProviderChoice } from "./encoder.js";
 import type { TextNormalization } from "./normalize.js";
 import { countLayers, exposeStates, findLayerOutput, fuseSparseHead, readOnnx, STATES_OUTPUT } from "./onnx/surgery.js";
@@ -45,6 +46,8 @@ export interface BuildOptions {
   queryPrefix?: string;
   documentPrefix?: string;
   normalization?: TextNormalization;
+  /** Languages the encoder reads as written (ISO 639-1, or "*"); default English only (see Manifest.languages). */
+  languages?: string[];
   /** A folder of text files whose words label the latents (see `deriveLabels`). */
   labelsCorpus?: string;
   labelWords?: number;
@@ -86,15 +89,6 @@ async function isUseVocabulary(file: string): Promise<boolean> {
   if (first === "[") return true;
   if (first === "{") return false;
   bad(`${file} is neither a tokenizer.json nor a USE vocabulary (JSON expected)`);
-}
-
-async function fsyncDir(path: string): Promise<void> {
-  const h = await open(path, "r");
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
 }
 
 export async function buildPack(o: BuildOptions): Promise<ModelPack> {
@@ -196,6 +190,7 @@ export async function buildPack(o: BuildOptions): Promise<ModelPack> {
       tokenizer: tokenizerManifest,
       encoder: { sparseFile: SPARSE_FILE, outputs: { latentIds: "latent_ids", latentWeights: "latent_weights" } },
       textNormalization: o.normalization ?? "none",
+      ...(o.languages ? { languages: o.languages } : {}),
       maxTokens,
       windowOverlap: overlap,
       hiddenSize: sae!.meta.dim,
@@ -232,7 +227,7 @@ export async function buildPack(o: BuildOptions): Promise<ModelPack> {
     await mkdir(dirname(out), { recursive: true });
     if (existsSync(out)) await rm(out, { recursive: true });
     await rename(tmp, out);
-    await fsyncDir(dirname(out));
+    await fsyncPath(dirname(out));
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

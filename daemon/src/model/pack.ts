@@ -72,6 +72,12 @@ export const ManifestSchema = z.object({
       latentWeights: z.string().optional(),
     }),
   }),
+  /**
+   * Languages (ISO 639-1) the encoder reads as they are written, `*` for every language; default
+   * English only. In a bridged language the encoder does not read, the latent channel encodes the
+   * bridge's English gloss of a note or a question instead (analysis/bridge.ts).
+   */
+  languages: z.array(z.string().regex(/^([a-z]{2,3}|\*)$/)).optional(),
   /** Per-latent labels (top-activating tokens with context), when the pack has an SAE. */
   labels: fileName.optional(),
   /**
@@ -187,4 +193,10 @@ export async function loadPack(dir: string): Promise<ModelPack> {
     );
   }
   return { dir, manifest, path: (file) => join(dir, file) };
+}
+
+/** Whether a pack's encoder reads text in `language` as it is written (see `languages`). */
+export function packReads(manifest: Pick<Manifest, "languages">): (language: string) => boolean {
+  const languages = manifest.languages ?? ["en"];
+  return languages.includes("*") ? () => true : (language) => languages.includes(language);
 }
