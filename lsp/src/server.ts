@@ -138,7 +138,9 @@ export class LoupeLanguageServer {
     });
     // Loupe's own requests, scoped to this editor's folders unless the request names its roots.
     // A missing or non-object parameter goes on as-is, so the daemon's own check answers it (BAD_ARGUMENT).
-    const withScope = (p: unknown) => (p !== null && typeof p === "object" && !Array.isArray(p) ? { ...p, ...this.scoped(p as SearchFilters), ...this.excluded(p as SearchFilters) } : p);
+    // A search of the shared cluster index (scope "cluster") is not narrowed to this editor's folders.
+    const withScope = (p: unknown) =>
+      p !== null && typeof p === "object" && !Array.isArray(p) ? { ...p, ...((p as { scope?: unknown }).scope === "cluster" ? {} : this.scoped(p as SearchFilters)), ...this.excluded(p as SearchFilters) } : p;
     c.onRequest(Requests.search.method, (p: unknown) => this.relay((client) => client.search(withScope(p) as never)));
     c.onRequest(Requests.similar.method, (p: unknown) => this.relay((client) => client.similar(withScope(p) as never)));
     c.onRequest(Requests.explain.method, (p: unknown) => this.relay((client) => client.explain(p as never)));

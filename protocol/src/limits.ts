@@ -30,6 +30,8 @@ export const LIMITS = {
 } as const;
 
 export const SEARCH_MODES = ["hybrid", "lexical", "latent"] as const;
+/** Where a search looks: the daemon's own indexes, or the shared OpenSearch index it was started with. */
+export const SEARCH_SCOPES = ["local", "cluster"] as const;
 
 /** A file's kind: source code, or notes (markdown, plain text and every other non-code file). */
 export const FILE_KINDS = ["code", "notes"] as const;

@@ -5,7 +5,7 @@
 // last: a developer in an editor, or a model choosing its next tool call.
 import { z } from "zod";
 import { ErrorCode, LoupeError } from "./errors.js";
-import { FILE_KINDS, LIMITS, SEARCH_MODES } from "./limits.js";
+import { FILE_KINDS, LIMITS, SEARCH_MODES, SEARCH_SCOPES } from "./limits.js";
 import type { Requests } from "./protocol.js";
 
 const n = (x: number) => x.toLocaleString("en");
@@ -101,11 +101,16 @@ const lineArg = (name: string, what: string) => intArg(name, 1, Number.MAX_SAFE_
 const flag = (name: string) => z.boolean({ error: (iss) => `${name} must be true or false, got ${shown(iss.input)}` });
 const progressToken = z.union([z.string(), z.number().int()], { error: (iss) => `workDoneToken must be a string or an integer, got ${shown(iss.input)}` }).describe("An LSP work-done progress token: `$/progress` reports on it while the request waits.");
 
+export const scopeArg = z
+  .enum(SEARCH_SCOPES, { error: (iss) => `scope must be one of ${SEARCH_SCOPES.join(", ")}, got ${shown(iss.input)}` })
+  .describe('"local" (default): the workspace roots this daemon indexes. "cluster": the team\'s shared OpenSearch index the daemon was started with (docs/scale-out.md); `roots` then names roots as they were pushed (a folder\'s name), and hits of roots this machine does not hold cannot be `read`.');
+
 export const SearchParams = z.strictObject({
   query: queryArg,
   k: kArg.optional(),
   offset: intArg("offset", 0, LIMITS.depth - 1).optional().describe("Hits to skip: the `nextOffset` of the previous page."),
   mode: modeArg.optional(),
+  scope: scopeArg.optional(),
   ...filterShape,
 });
 export type SearchParams = z.infer<typeof SearchParams>;
@@ -275,6 +280,10 @@ export const StatusResult = z.object({
     })
     .nullable()
     .describe("The model pack the daemon encodes with, its execution provider, and the scripts it reads."),
+  cluster: z
+    .object({ url: z.string().describe("The cluster's address, credentials left out."), index: z.string() })
+    .nullable()
+    .describe('The shared OpenSearch index searches with scope "cluster" go to; null when the daemon was started without one.'),
   bridged: z
     .array(z.string())
     .describe("Languages (ISO 639-1 codes) bridged to English by bilingual dictionaries: a question in one of them also finds English notes (and notes in the others, through English), and an English question finds notes in them."),

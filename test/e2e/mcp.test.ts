@@ -85,7 +85,7 @@ describe("loupe mcp: tools/list", () => {
     }
     const search = tools.find((t) => t.name === "search")!;
     expect(search.inputSchema.required).toEqual(["query"]);
-    expect(Object.keys(search.inputSchema.properties!)).toEqual(["query", "limit", "mode", "paths", "exclude", "kinds", "languages", "roots", "cursor"]);
+    expect(Object.keys(search.inputSchema.properties!)).toEqual(["query", "limit", "mode", "scope", "paths", "exclude", "kinds", "languages", "roots", "cursor"]);
   });
 });
 

@@ -2,8 +2,9 @@
 // cache or settings, whatever their shell exports. Every variable Loupe reads to find its
 // folders is replaced by a fresh temp folder of this file's own (HOME too, for the ~/.cache
 // fallback), and the ones that point elsewhere are removed. LOUPE_TEST_CACHE (the converted test
-// pack, shared on purpose), LOUPE_CRASH_ROUNDS, LOUPE_FAULTS_REPORT and LOUPE_E2E_KEEP (keep the VS Code test's temp folder) are test settings, not
-// Loupe's, and stay.
+// pack, shared on purpose), LOUPE_CRASH_ROUNDS, LOUPE_FAULTS_REPORT, LOUPE_E2E_KEEP (keep the VS Code test's temp folder),
+// LOUPE_TEST_REQUIRE_LUCENE (CI: the Lucene test must run) and LOUPE_TEST_OPENSEARCH_URL (opt in to the test against a real
+// cluster; a user's own LOUPE_OPENSEARCH_URL is removed like every other setting) are test settings, not Loupe's, and stay.
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll } from "vitest";
@@ -20,7 +21,7 @@ export const USER_ENV = {
 (globalThis as { __loupeUserEnv?: typeof USER_ENV }).__loupeUserEnv ??= USER_ENV;
 
 /** Settings of the tests themselves, not variables Loupe reads. */
-const TEST_SETTINGS = new Set(["LOUPE_TEST_CACHE", "LOUPE_CRASH_ROUNDS", "LOUPE_FAULTS_REPORT", "LOUPE_E2E_KEEP"]);
+const TEST_SETTINGS = new Set(["LOUPE_TEST_CACHE", "LOUPE_CRASH_ROUNDS", "LOUPE_FAULTS_REPORT", "LOUPE_E2E_KEEP", "LOUPE_TEST_REQUIRE_LUCENE", "LOUPE_TEST_OPENSEARCH_URL"]);
 
 // Short: a Unix socket path must stay under 108 bytes.
 const dir = mkdtempSync("/tmp/loupe-t-");

@@ -19,6 +19,9 @@ export interface DaemonCliContext {
     provider?: string;
     threads?: string;
     pack?: string;
+    cluster?: boolean;
+    opensearch?: string;
+    "opensearch-index"?: string;
   };
   usageError: (message: string) => never;
   positiveInt: (name: string, raw: string | undefined, fallback: number, max: number) => number;
@@ -81,6 +84,7 @@ function printStatus(ctx: DaemonCliContext, s: StatusResult): void {
   process.stdout.write(
     `loupe daemon ${s.version} · pid ${s.pid} · ${s.clients} client${s.clients === 1 ? "" : "s"} · since ${s.startedAt}\n` +
       `  socket ${s.socket}\n  pack ${s.pack ? `${s.pack.name} (${s.pack.fingerprint.slice(0, 19)}…) on ${s.pack.provider}, reads ${s.pack.scripts.length ? s.pack.scripts.join(", ") : "every"} script` : "none"}\n` +
+      (s.cluster ? `  cluster ${s.cluster.url}, index ${s.cluster.index} (loupe search --cluster)\n` : "") +
       `  bridged ${s.bridged.length ? `${describeLanguages(bridgeManifest(), s.bridged)} ⇄ English (bilingual dictionaries)` : "none"}\n` +
       (s.lastError ? `  last error: ${s.lastError}\n` : "") +
       (s.roots.length ? s.roots.map(describeRoot).join("\n") + "\n" : "no workspace roots; add one with `loupe index <folder>`\n"),
@@ -138,6 +142,7 @@ async function runDaemon(ctx: DaemonCliContext): Promise<void> {
     version: loupeVersion(),
     log: write,
     ...(process.env.LOUPE_DEBOUNCE_MS ? { rootOptions: { debounceMs: Number(process.env.LOUPE_DEBOUNCE_MS) } } : {}),
+    ...(ctx.values.opensearch ? { cluster: { url: ctx.values.opensearch, index: ctx.values["opensearch-index"] ?? "loupe" } } : {}),
     openEncoder: () => ctx.openEncoderForDaemon(),
   });
   const onSignal = () => void daemon.stop();
@@ -170,8 +175,9 @@ export async function cmdSearch(ctx: DaemonCliContext, args: string[]): Promise<
   try {
     // --root only narrows the search to a root already added: a typo or a home folder must not
     // start indexing a huge tree behind a search (the daemon says how to add it).
-    const roots = ctx.values.root ? [resolve(ctx.values.root)] : undefined;
-    const result = await client.search({ query, mode, k, ...(roots ? { roots } : {}), ...(ctx.values.path ? { paths: ctx.values.path } : {}), ...(ctx.values.exclude ? { exclude: ctx.values.exclude } : {}) });
+    // On the cluster (--cluster), a root is named as it was pushed (`loupe opensearch push --name`).
+    const roots = ctx.values.root ? [ctx.values.cluster ? ctx.values.root : resolve(ctx.values.root)] : undefined;
+    const result = await client.search({ query, mode, k, ...(ctx.values.cluster ? { scope: "cluster" as const } : {}), ...(roots ? { roots } : {}), ...(ctx.values.path ? { paths: ctx.values.path } : {}), ...(ctx.values.exclude ? { exclude: ctx.values.exclude } : {}) });
     if (ctx.values.json) {
       process.stdout.write(JSON.stringify(result) + "\n");
       return;
@@ -180,7 +186,7 @@ export async function cmdSearch(ctx: DaemonCliContext, args: string[]): Promise<
     if (note) process.stderr.write(`note: ${note}\n`);
     if (result.hits.length === 0) process.stdout.write("no results\n");
     for (const h of result.hits) {
-      const where = `${quotePath(h.path)}:${h.startLine}-${h.endLine}`;
+      const where = `${ctx.values.cluster ? `${h.root}/` : ""}${quotePath(h.path)}:${h.startLine}-${h.endLine}`;
       const concepts = h.concepts.slice(0, 3).map((c) => c.label.split(/[,;]/)[0]!.trim()).filter((l) => l !== "");
       process.stdout.write(`${where}  ${h.score.toFixed(4)}${h.symbol ? `  ${h.symbol}` : ""}\n${numberedSnippet(h, "    ")}` + (concepts.length ? `    concepts: ${concepts.join(" · ")}\n` : ""));
     }

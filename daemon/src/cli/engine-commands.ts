@@ -41,7 +41,7 @@ async function openPack(values: Values): Promise<ModelPack> {
   return ensureDefaultPack({ cacheDir: cacheDir(), log, ...(values.sae ? { saeDir: resolve(values.sae) } : {}) });
 }
 
-async function openEncoder(values: Values, batchSize?: number): Promise<Encoder> {
+export async function openEncoder(values: Values, batchSize?: number): Promise<Encoder> {
   const provider = oneOf<ProviderChoice>("provider", values.provider, ["auto", "cpu", "cuda", "webgpu"], "auto");
   const threads = values.threads === undefined ? undefined : positiveInt("threads", values.threads, 1, 256);
   return Encoder.open(await openPack(values), { provider, ...(threads ? { threads } : {}), ...(batchSize ? { batchSize } : {}), log: makeLog(values) });

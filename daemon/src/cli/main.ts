@@ -15,12 +15,13 @@ Usage:
   loupe index <folder>
       Add the folder to the daemon (starting it when needed), show progress until it is indexed;
       the daemon keeps watching it afterwards.
-  loupe search <query> [--root DIR] [--path GLOB]... [--exclude GLOB]... [--mode hybrid|lexical|latent] [--k N] [--json]
+  loupe search <query> [--root DIR] [--path GLOB]... [--exclude GLOB]... [--mode hybrid|lexical|latent] [--k N] [--cluster] [--json]
       Search every indexed root (--root DIR: only that root; it must have been added with
       \`loupe index DIR\`, so a typo never starts indexing a large folder).
       --path/--exclude: root-relative globs (src/**/*.ts). --json: {query, mode, hits: [{root, path,
       file, startLine, endLine, score, snippet, snippetStartLine, snippetEndLine, symbol, language, kind,
-      concepts}], nextOffset, indexing}.
+      concepts}], nextOffset, indexing}. --cluster: search the shared OpenSearch index the daemon was
+      started with (--opensearch URL) instead; --root then names a root as it was pushed.
   loupe status [--json]            roots, files, chunks, pending changes, model pack
   loupe reindex [ROOT]             rebuild the index of ROOT (default: every root)
   loupe remove-root <folder>       stop indexing and watching a folder
@@ -64,6 +65,13 @@ Usage:
       The layer's states, the SAE, the saturation, max-pooling and Top-K become one graph; use
       the pack with --pack DIR (docs/model-packs.md).
       --list-values --onnx FILE: print the graph's values (to choose --tap) and exit.
+  loupe opensearch push <folder> [--url URL] [--index NAME] [--name ROOT] [--recreate] [--seismic]
+  loupe opensearch search <query> [--url URL] [--index NAME] [--root ROOT] [--kind code|notes] [--mode M] [--k N] [--json]
+  loupe opensearch status [--url URL] [--index NAME]
+      A shared index on an OpenSearch cluster (docs/scale-out.md): push chunks a folder, encodes
+      what changed and writes it (BM25 terms + latents as rank_features; deletes what is gone);
+      search encodes the question here and fuses BM25 and neural_sparse from the cluster.
+      --url defaults to $LOUPE_OPENSEARCH_URL, --index to "loupe", --name to the folder's name.
   loupe ls-files [ROOT] [--skipped] [--json]
       List the files under ROOT (default: .) that would be indexed; --skipped also lists every
       skipped path with its reason (.gitignore, .git/info/exclude, .loupeignore, defaults,
@@ -74,6 +82,8 @@ Usage:
 
 Model options (eval, encode, pack, and daemon start / any command that starts the daemon):
   --pack DIR        use the model pack in DIR instead of the default pack
+  --opensearch URL  the daemon also searches a shared OpenSearch index (loupe search --cluster,
+                    MCP/LSP scope "cluster"); --opensearch-index NAME (default "loupe")
   --sae DIR         build the default pack with the SAE in DIR (experiments; see train/)
   --provider P      auto (default) | cpu | cuda | webgpu
   --threads N       CPU threads for the encoder (default: all cores)
@@ -134,6 +144,15 @@ const OPTIONS = {
   "sae-tokens": { type: "string" },
   "sae-epochs": { type: "string" },
   languages: { type: "string" },
+  // loupe opensearch; a daemon's shared index (--opensearch, --opensearch-index); loupe search --cluster
+  opensearch: { type: "string" },
+  "opensearch-index": { type: "string" },
+  cluster: { type: "boolean" },
+  url: { type: "string" },
+  index: { type: "string" },
+  recreate: { type: "boolean" },
+  seismic: { type: "boolean" },
+  kind: { type: "string" },
   http: { type: "string" }, // loupe mcp (which parses its own arguments, --root repeatable)
   // loupe lsp: what language clients add to a server's command line (vscode-languageclient
   // passes both); the transport is always stdio, and the editor's process id comes in `initialize`.
@@ -227,6 +246,7 @@ export async function main(argv: string[]): Promise<number> {
       await (await engine()).cmdPack(values);
     }
     else if (command === "encode") await (await engine()).cmdEncode(values, rest);
+    else if (command === "opensearch") await (await import("./opensearch-commands.js")).cmdOpenSearch(values, rest);
     else if (command === "ls-files") await (await engine()).cmdLsFiles(values, rest);
     else usageError(`unknown command "${command}"`);
     return 0;

@@ -21,6 +21,8 @@ import type { ChunkEncoder } from "./chunk-encoder.js";
 import { ChunkTextReader } from "./chunk-text.js";
 import { RootIndex, type RootIndexOptions, type RootIndexStatus } from "./root-index.js";
 import { bestSnippet } from "./snippet.js";
+import { searchCluster } from "./cluster.js";
+import { OpenSearchClient } from "../opensearch/client.js";
 import { VectorCache } from "./vector-cache.js";
 
 export interface LoupeOptions {
@@ -37,6 +39,8 @@ export interface LoupeOptions {
   vectorCacheEntries?: number;
   /** Overrides of the re-ranking constants (search/rerank.ts), for measuring them (`loupe eval --tasks --rerank`). */
   rerank?: Pick<RerankOptions, "rolePrior" | "symbolBoost" | "diversity" | "sameFileFree">;
+  /** A shared index on an OpenSearch cluster: searches with scope "cluster" go there (core/cluster.ts). */
+  cluster?: { url: string; index: string };
 }
 
 /** Latents per hit reported as `concepts`. */
@@ -79,9 +83,19 @@ export class Loupe {
   private readonly log: (line: string) => void;
   lastError: string | null = null;
 
+  /** The shared OpenSearch index, when the daemon was started with one. */
+  private readonly clusterClient: OpenSearchClient | undefined;
+
   constructor(private readonly o: LoupeOptions) {
     this.vectors = new VectorCache(o.vectorCacheEntries);
     this.log = o.log ?? (() => {});
+    this.clusterClient = o.cluster ? new OpenSearchClient({ ...o.cluster, log: this.log }) : undefined;
+    if (this.clusterClient) this.log(`searches with scope "cluster" go to index ${this.clusterClient.index} on ${this.clusterClient.address}`);
+  }
+
+  /** Where searches with scope "cluster" go (credentials left out), or null. */
+  cluster(): { url: string; index: string } | null {
+    return this.clusterClient ? { url: this.clusterClient.address, index: this.clusterClient.index } : null;
   }
 
   get encoder(): ChunkEncoder {
@@ -256,7 +270,58 @@ export class Loupe {
     };
   }
 
+  /**
+   * A search of the shared OpenSearch index (docs/scale-out.md): analysed and encoded here,
+   * ranked on the cluster, fused here. `roots` name roots as they were pushed (a path's last
+   * part is taken as its name); path globs are applied to the hits, their literal folder prefixes
+   * sent along so the cluster's pages stay full. A hit of a root this daemon also serves points
+   * at the local file; others carry `<index>:<root name>` as root and cannot be read here.
+   */
+  private async searchCluster(p: SearchParams): Promise<SearchResult> {
+    const client = this.clusterClient;
+    if (!client) bad('this daemon has no OpenSearch index: start it with --opensearch URL [--opensearch-index NAME] (docs/scale-out.md), or search with scope "local"');
+    const mode = p.mode ?? "hybrid";
+    const k = p.k ?? LIMITS.defaultK;
+    const offset = p.offset ?? 0;
+    const filter = this.filterOf(p);
+    const paths = globList("paths", p.paths);
+    const excluded = globList("exclude", p.exclude);
+    const include = paths?.length ? picomatch(paths, { dot: true }) : null;
+    const exclude = excluded?.length ? picomatch(excluded, { dot: true }) : null;
+    // A glob's literal folder part ("src/" of "src/**/*.ts"), sent to the cluster as a prefix filter.
+    const prefixes = paths?.map((g) => {
+      const at = g.search(/[*?[{(!]/);
+      return (at === -1 ? g : g.slice(0, at)).replace(/[^/]*$/, "");
+    });
+    const globbed = include !== null || exclude !== null;
+    const want = Math.min(offset + k, LIMITS.depth);
+    const hits = await searchCluster(p.query, {
+      client, encoder: this.o.encoder, lexical: await this.lexical(), mode, k: Math.min(globbed ? 3 * want : want + 1, LIMITS.depth),
+      filters: {
+        ...(p.roots?.length ? { roots: p.roots.map((r) => basename(r.replace(/\/+$/, "")) || r) } : {}),
+        ...(filter.kinds ? { kinds: filter.kinds } : {}),
+        ...(filter.languages ? { languages: filter.languages } : {}),
+        ...(prefixes && prefixes.every((x) => x !== "") ? { pathPrefixes: prefixes } : {}),
+      },
+    });
+    const kept = hits.filter((h) => (!include || include(h.path)) && !(exclude && exclude(h.path)));
+    const analyzer = await this.lexical();
+    const words = new Map([...analyzer.query(p.query).terms.keys()].map((t) => [t, 1]));
+    const local = new Map(this.rootList().map((r) => [basename(r.root), r.root]));
+    const page: SearchHit[] = kept.slice(offset, offset + k).map((h) => {
+      const snippet = bestSnippet(h.text, h.startLine, words);
+      const here = local.get(h.root);
+      return {
+        root: here ?? `${client.index}:${h.root}`, path: h.path, file: here ? join(here, h.path) : `${h.root}/${h.path}`,
+        startLine: h.startLine, endLine: h.endLine, score: h.score, snippet: snippet.text, snippetStartLine: snippet.startLine, snippetEndLine: snippet.endLine,
+        symbol: h.symbol, language: h.language, kind: h.kind === "code" ? "code" : "notes", concepts: [],
+      };
+    });
+    return { query: p.query, mode, hits: page, nextOffset: kept.length > offset + k && offset + k < LIMITS.depth ? offset + k : null, indexing: null };
+  }
+
   async search(p: SearchParams): Promise<SearchResult> {
+    if (p.scope === "cluster") return this.searchCluster(p);
     const mode = p.mode ?? "hybrid";
     const k = p.k ?? LIMITS.defaultK;
     const offset = p.offset ?? 0;

@@ -36,6 +36,8 @@ export interface DaemonOptions {
   version: string;
   /** Root options for the core: tests shorten the debounce; the fault suite commits small batches to commit and merge often. */
   rootOptions?: Pick<RootIndexOptions, "debounceMs" | "batchFiles">;
+  /** A shared OpenSearch index for searches with scope "cluster" (docs/scale-out.md). */
+  cluster?: { url: string; index: string };
 }
 
 export interface RunningDaemon {
@@ -103,6 +105,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
   const loupe = new Loupe({
     cacheDir: o.cacheDir,
     encoder,
+    ...(o.cluster ? { cluster: o.cluster } : {}),
     log: o.log,
     ...(o.rootOptions ? { rootOptions: o.rootOptions } : {}),
     onRootChange: (s) => {
@@ -120,6 +123,7 @@ export async function startDaemon(o: DaemonOptions): Promise<RunningDaemon> {
       startedAt,
       clients: connections.size,
       pack: { name: encoder.name, fingerprint: encoder.fingerprint, provider: encoder.provider, scripts: [...(encoder.readableScripts ?? [])] },
+      cluster: loupe.cluster(),
       bridged: loupe.bridgedLanguages(),
       roots: [...(await Promise.all(loupe.rootList().map((r) => loupe.rootStatus(r)))), ...saved.notOpen()],
       lastError: lastError ?? saved.lastError,

@@ -3,7 +3,7 @@
 // (not an error): partial results are better than none.
 import { createHash } from "node:crypto";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { ErrorCode, filterShape, intArg, modeArg, indexingField, indexingNote, LIMITS, LoupeError, queryArg, SEARCH_MODES, SearchHit, z, type SearchParams } from "@loupe/protocol";
+import { ErrorCode, filterShape, intArg, modeArg, scopeArg, indexingField, indexingNote, LIMITS, LoupeError, queryArg, SEARCH_MODES, SearchHit, z, type SearchParams } from "@loupe/protocol";
 import { guarded, ok, reportProgress } from "../result.js";
 import { fileFilters, hitText, READ_ONLY } from "../schemas.js";
 import type { DaemonSession } from "../session.js";
@@ -15,6 +15,7 @@ export const searchInput = z.strictObject({
   query: queryArg,
   limit: intArg("limit", 1, LIMITS.k).optional().describe(`Hits per page; default 10, at most ${LIMITS.k}.`),
   mode: modeArg.optional(),
+  scope: scopeArg.optional(),
   ...filterShape,
   cursor: z
     .string()
@@ -35,7 +36,7 @@ type SearchArgs = z.infer<typeof searchInput>;
 
 /** Cursors carry the offset and a hash of the search they belong to, so one is never applied to another query. */
 function searchKey(a: SearchArgs): string {
-  const key = [a.query, a.mode ?? "hybrid", a.paths ?? [], a.exclude ?? [], a.kinds ?? [], a.languages ?? [], a.roots ?? [], a.limit ?? 10];
+  const key = [a.query, a.mode ?? "hybrid", a.paths ?? [], a.exclude ?? [], a.kinds ?? [], a.languages ?? [], a.roots ?? [], a.limit ?? 10, a.scope ?? "local"];
   return createHash("sha256").update(JSON.stringify(key)).digest("base64url").slice(0, 12);
 }
 
@@ -67,7 +68,8 @@ export function registerSearch(server: McpServer, session: DaemonSession, log: (
       description:
         "Search this workspace's code and notes by meaning and by exact words. Returns ranked chunks (path, 1-based line range, " +
         "symbol or heading, snippet, shared concepts). Use it before reading files: then call `read` with a hit's path and " +
-        "startLine/endLine. Narrow with paths/exclude globs, kinds (code or notes) and languages; page with cursor.",
+        "startLine/endLine. Narrow with paths/exclude globs, kinds (code or notes) and languages; page with cursor. " +
+        'scope "cluster" searches the team\'s shared index instead, when the daemon has one (status says so).',
       inputSchema: searchInput,
       outputSchema: searchOutput,
       annotations: { title: "Search the workspace", ...READ_ONLY },
@@ -77,9 +79,11 @@ export function registerSearch(server: McpServer, session: DaemonSession, log: (
         const key = searchKey(args);
         const offset = args.cursor === undefined ? 0 : decodeCursor(args.cursor, key);
         const result = await session.call((client, roots) => {
+          // The team's shared index holds other roots than this server's; there `roots` name pushed roots.
+          const cluster = args.scope === "cluster";
           const p: SearchParams = {
             query: args.query,
-            roots: args.roots ? args.roots.map((r) => session.rootNamed(r)) : roots,
+            ...(cluster ? { scope: "cluster" as const, ...(args.roots ? { roots: args.roots } : {}) } : { roots: args.roots ? args.roots.map((r) => session.rootNamed(r)) : roots }),
             ...(args.limit !== undefined ? { k: args.limit } : {}),
             ...(offset > 0 ? { offset } : {}),
             ...(args.mode ? { mode: args.mode } : {}),
