@@ -111,18 +111,27 @@ export function documentId(root: string, path: string, ordinal: number): string 
  * OpenSearch (Lucene's FeatureField) takes only positive finite values; anything else is refused
  * here, before a request is sent, naming the chunk.
  */
-export function latentFeatures(latent: ChunkDocument["latent"], where: string): Record<string, number> {
+export function latentFeatures(latent: ChunkDocument["latent"], where: string, digits?: number): Record<string, number> {
   const out: Record<string, number> = {};
   for (let i = 0; i < latent.ids.length; i++) {
     const w = latent.weights[i]!;
     if (!(w > 0) || !Number.isFinite(w)) throw new Error(`${where}: latent ${latent.ids[i]} has weight ${w}; OpenSearch rank_features take positive finite values only`);
-    out[String(latent.ids[i])] = w;
+    out[String(latent.ids[i])] = digits ? Number(w.toPrecision(digits)) : w;
   }
   return out;
 }
 
+/**
+ * Significant digits a document's latent weights are sent with. Lucene's FeatureField keeps 9
+ * significant bits (about 2.7 digits); four digits lose nothing it keeps (rounding ≤ 5·10⁻⁴
+ * relative, against its 2⁻⁸ truncation), where a float32 printed in full takes 17: measured,
+ * the `_bulk` bodies of vuejs/core's runtime-core went from 14.5× to 8.6× the source
+ * (bench/results/opensearch-push.json).
+ */
+export const DOCUMENT_WEIGHT_DIGITS = 4;
+
 export function documentSource(d: ChunkDocument, seismic = false): Record<string, unknown> {
-  const latents = latentFeatures(d.latent, `${d.path}:${d.startLine}`);
+  const latents = latentFeatures(d.latent, `${d.path}:${d.startLine}`, DOCUMENT_WEIGHT_DIGITS);
   return {
     root: d.root,
     path: d.path,
