@@ -5,7 +5,7 @@
 // bytes (what a cluster must take in). The cluster is a local HTTP server that accepts every
 // request with OpenSearch's documented response shapes, so the cluster's own time is not in it.
 //
-//   npm run bench:opensearch-push -- --tree DIR [--out FILE]
+//   npm run bench:opensearch-push -- --tree DIR [--source "owner/repo@commit path"] [--out FILE]
 import { appendFile, cp, mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -23,7 +23,7 @@ import { OpenSearchClient } from "@loupe/daemon/opensearch/client";
 import { walkWorkspace } from "@loupe/daemon/workspace/ignore";
 import { machineInfo } from "./common.js";
 
-const { values } = parseArgs({ options: { tree: { type: "string" }, out: { type: "string", default: "bench/results/opensearch-push.json" } } });
+const { values } = parseArgs({ options: { tree: { type: "string" }, source: { type: "string" }, out: { type: "string", default: "bench/results/opensearch-push.json" } } });
 if (!values.tree) throw new Error("--tree DIR is required");
 const loadAtStart = loadavg();
 
@@ -107,7 +107,7 @@ await rm(tmp, { recursive: true, force: true });
 
 const result = {
   bench: "opensearch-push",
-  tree: values.tree,
+  tree: values.source ?? values.tree,
   files: walked.length,
   source_bytes: sourceBytes,
   first_push: first,
