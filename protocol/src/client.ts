@@ -50,10 +50,10 @@ function connectSocket(path: string): Promise<Socket> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The model options a client passes to the daemon it starts (`loupe daemon run` arguments). */
-export function daemonArgsOf(o: { provider?: string | undefined; threads?: string | undefined; pack?: string | undefined; opensearch?: string | undefined; "opensearch-index"?: string | undefined }): string[] {
+export function daemonArgsOf(o: { provider?: string | undefined; threads?: string | undefined; pack?: string | undefined; opensearch?: string | undefined; "opensearch-index"?: string | undefined; "opensearch-push"?: boolean | undefined }): string[] {
   return [
     ...(o.provider ? ["--provider", o.provider] : []), ...(o.threads ? ["--threads", o.threads] : []), ...(o.pack ? ["--pack", resolve(o.pack)] : []),
-    ...(o.opensearch ? ["--opensearch", o.opensearch] : []), ...(o["opensearch-index"] ? ["--opensearch-index", o["opensearch-index"]] : []),
+    ...(o.opensearch ? ["--opensearch", o.opensearch] : []), ...(o["opensearch-index"] ? ["--opensearch-index", o["opensearch-index"]] : []), ...(o["opensearch-push"] ? ["--opensearch-push"] : []),
   ];
 }
 

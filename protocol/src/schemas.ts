@@ -281,7 +281,14 @@ export const StatusResult = z.object({
     .nullable()
     .describe("The model pack the daemon encodes with, its execution provider, and the scripts it reads."),
   cluster: z
-    .object({ url: z.string().describe("The cluster's address, credentials left out."), index: z.string() })
+    .object({
+      url: z.string().describe("The cluster's address, credentials left out."),
+      index: z.string(),
+      push: z
+        .object({ last: z.string().nullable().describe("The last push of a root: which, when, what changed."), error: z.string().nullable().describe("Why the last push failed, if it did.") })
+        .nullable()
+        .describe("Present when the daemon feeds its roots into the index (--opensearch-push)."),
+    })
     .nullable()
     .describe('The shared OpenSearch index searches with scope "cluster" go to; null when the daemon was started without one.'),
   bridged: z

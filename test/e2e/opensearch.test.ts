@@ -2,11 +2,12 @@
 // push`, `search` and `status` against the recording stand-in (test/support/fake-opensearch.ts)
 // always; against a real cluster only when LOUPE_TEST_OPENSEARCH_URL names one (a throwaway
 // index, deleted afterwards). A user's own LOUPE_OPENSEARCH_URL is never used by tests.
-import { cp, mkdtemp, rm } from "node:fs/promises";
+import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BIN, runLoupe } from "../support/cli.js";
 import { TEST_CACHE } from "../support/default-pack.js";
+import { eventually } from "../support/eventually.js";
 import { FakeOpenSearch } from "../support/fake-opensearch.js";
 
 const WORKSPACE = new URL("../../fixtures/workspace", import.meta.url).pathname;
@@ -148,6 +149,35 @@ describe("the daemon's shared index, from every surface", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/no OpenSearch index: start it with --opensearch URL/);
   });
+});
+
+describe("a daemon that feeds its roots into the shared index (--opensearch-push)", () => {
+  let cluster: FakeOpenSearch;
+  let fenv: NodeJS.ProcessEnv;
+  let feed: string;
+  beforeAll(async () => {
+    cluster = await new FakeOpenSearch().start();
+    feed = join(dir, "feed");
+    await cp(WORKSPACE, feed, { recursive: true });
+    fenv = { ...env, LOUPE_RUNTIME_DIR: join(dir, "run-feed"), LOUPE_CACHE_DIR: join(dir, "cache-feed") };
+  });
+  afterAll(async () => {
+    await runLoupe(fenv, "daemon", "stop");
+    await cluster.stop();
+  });
+
+  it("pushes a root once it is indexed, and again after a change", async () => {
+    const r = await runLoupe(fenv, "index", feed, "--opensearch", cluster.url, "--opensearch-index", "team", "--opensearch-push", "--quiet");
+    expect(r.code, r.stderr).toBe(0);
+    const status = JSON.parse((await runLoupe(fenv, "status", "--json")).stdout) as { roots: Array<{ chunks: number }> };
+    await eventually(async () => expect(cluster.docs("team").filter((d) => d.root === "feed")).toHaveLength(status.roots[0]!.chunks), 60_000);
+    await writeFile(join(feed, "notes", "zanzibar.md"), "# Zanzibar\n\nThe quokka protocol settles every ledger.\n");
+    await eventually(async () => expect(cluster.docs("team").some((d) => d.path === "notes/zanzibar.md" && String(d.terms).includes("quokka"))).toBe(true), 60_000);
+    const text = await runLoupe(fenv, "status");
+    expect(text.stdout).toMatch(/roots pushed when they settle \(last: feed at .*: 1 files changed, 0 removed\)/);
+    const found = await runLoupe(fenv, "search", "quokka ledger", "--cluster", "--json");
+    expect((JSON.parse(found.stdout) as { hits: Array<{ path: string }> }).hits[0]?.path).toBe("notes/zanzibar.md");
+  }, 120_000);
 });
 
 const REAL = process.env.LOUPE_TEST_OPENSEARCH_URL;

@@ -128,6 +128,21 @@ describe("pushing a workspace and searching it", () => {
     expect(cluster.docs("team").filter((d) => d.root === "shop")).toHaveLength(left.length);
   });
 
+  it("reuses vectors the caller already has instead of encoding again", async () => {
+    const counting = fakeEncoder("sha256:" + "b".repeat(64));
+    const have = new Map<string, { ids: Uint32Array; weights: Float32Array }>();
+    const first = await pushRoot(root, { client: client(), name: "shop", encoder: counting, lexical, known: () => undefined });
+    expect(counting.encoded.length).toBe(first.chunks);
+    for (const d of cluster.docs("team")) have.set(`${d.path}#${d.hash}`, { ids: Uint32Array.of(1), weights: Float32Array.of(0.5) });
+    await cluster.stop();
+    cluster = await new FakeOpenSearch().start();
+    const before = counting.encoded.length;
+    const again = await pushRoot(root, { client: client(), name: "shop", encoder: counting, lexical, known: (path, hash) => have.get(`${path}#${hash}`) });
+    expect(again.chunks).toBe(first.chunks);
+    expect(counting.encoded.length).toBe(before); // nothing encoded: every vector was known
+    expect(cluster.docs("team").every((d) => JSON.stringify(d.latents) === JSON.stringify({ "1": 0.5 }))).toBe(true);
+  });
+
   it("waits and retries when the cluster pushes back, whole requests and single items", async () => {
     cluster.pushBack.push({ status: 429, retryAfter: "0" }, { status: 503 });
     await client().ensureIndex({ pack: encoder.fingerprint, packName: "fake", analyzer: 2 });

@@ -67,6 +67,6 @@ describe("request schemas", () => {
     const { startLine: _, ...noLines } = hit;
     expect(SearchResult.safeParse({ query: "q", mode: "hybrid", hits: [noLines], nextOffset: null, indexing: null }).success).toBe(false);
     expect(StatusResult.safeParse({ pid: 1, version: "0", protocol: 1, socket: null, startedAt: "", clients: 0, pack: null, cluster: null, bridged: ["de"], roots: [], lastError: null }).success).toBe(true);
-    expect(StatusResult.safeParse({ pid: 1, version: "0", protocol: 1, socket: null, startedAt: "", clients: 0, pack: null, cluster: { url: "https://search.example.com", index: "team" }, bridged: [], roots: [], lastError: null }).success).toBe(true);
+    expect(StatusResult.safeParse({ pid: 1, version: "0", protocol: 1, socket: null, startedAt: "", clients: 0, pack: null, cluster: { url: "https://search.example.com", index: "team", push: null }, bridged: [], roots: [], lastError: null }).success).toBe(true);
   });
 });

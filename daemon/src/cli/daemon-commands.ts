@@ -22,6 +22,7 @@ export interface DaemonCliContext {
     cluster?: boolean;
     opensearch?: string;
     "opensearch-index"?: string;
+    "opensearch-push"?: boolean;
   };
   usageError: (message: string) => never;
   positiveInt: (name: string, raw: string | undefined, fallback: number, max: number) => number;
@@ -84,7 +85,10 @@ function printStatus(ctx: DaemonCliContext, s: StatusResult): void {
   process.stdout.write(
     `loupe daemon ${s.version} · pid ${s.pid} · ${s.clients} client${s.clients === 1 ? "" : "s"} · since ${s.startedAt}\n` +
       `  socket ${s.socket}\n  pack ${s.pack ? `${s.pack.name} (${s.pack.fingerprint.slice(0, 19)}…) on ${s.pack.provider}, reads ${s.pack.scripts.length ? s.pack.scripts.join(", ") : "every"} script` : "none"}\n` +
-      (s.cluster ? `  cluster ${s.cluster.url}, index ${s.cluster.index} (loupe search --cluster)\n` : "") +
+      (s.cluster
+        ? `  cluster ${s.cluster.url}, index ${s.cluster.index} (loupe search --cluster)` +
+          (s.cluster.push ? `; roots pushed when they settle (last: ${s.cluster.push.last ?? "none yet"}${s.cluster.push.error ? `; failed: ${s.cluster.push.error}` : ""})` : "") + "\n"
+        : "") +
       `  bridged ${s.bridged.length ? `${describeLanguages(bridgeManifest(), s.bridged)} ⇄ English (bilingual dictionaries)` : "none"}\n` +
       (s.lastError ? `  last error: ${s.lastError}\n` : "") +
       (s.roots.length ? s.roots.map(describeRoot).join("\n") + "\n" : "no workspace roots; add one with `loupe index <folder>`\n"),
@@ -142,7 +146,7 @@ async function runDaemon(ctx: DaemonCliContext): Promise<void> {
     version: loupeVersion(),
     log: write,
     ...(process.env.LOUPE_DEBOUNCE_MS ? { rootOptions: { debounceMs: Number(process.env.LOUPE_DEBOUNCE_MS) } } : {}),
-    ...(ctx.values.opensearch ? { cluster: { url: ctx.values.opensearch, index: ctx.values["opensearch-index"] ?? "loupe" } } : {}),
+    ...(ctx.values.opensearch ? { cluster: { url: ctx.values.opensearch, index: ctx.values["opensearch-index"] ?? "loupe", push: ctx.values["opensearch-push"] ?? false } } : {}),
     openEncoder: () => ctx.openEncoderForDaemon(),
   });
   const onSignal = () => void daemon.stop();

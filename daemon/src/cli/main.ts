@@ -83,7 +83,8 @@ Usage:
 Model options (eval, encode, pack, and daemon start / any command that starts the daemon):
   --pack DIR        use the model pack in DIR instead of the default pack
   --opensearch URL  the daemon also searches a shared OpenSearch index (loupe search --cluster,
-                    MCP/LSP scope "cluster"); --opensearch-index NAME (default "loupe")
+                    MCP/LSP scope "cluster"); --opensearch-index NAME (default "loupe");
+                    --opensearch-push: it also feeds its roots into that index when they settle
   --sae DIR         build the default pack with the SAE in DIR (experiments; see train/)
   --provider P      auto (default) | cpu | cuda | webgpu
   --threads N       CPU threads for the encoder (default: all cores)
@@ -147,6 +148,7 @@ const OPTIONS = {
   // loupe opensearch; a daemon's shared index (--opensearch, --opensearch-index); loupe search --cluster
   opensearch: { type: "string" },
   "opensearch-index": { type: "string" },
+  "opensearch-push": { type: "boolean" },
   cluster: { type: "boolean" },
   url: { type: "string" },
   index: { type: "string" },

@@ -12,6 +12,8 @@ import { latentQuery, lexicalQuery, type BulkAction, type ChunkDocument, type Se
 import { DEFAULT_FUSION, fuse } from "../search/fusion.js";
 import type { Hit } from "../search/topk.js";
 import { walkWorkspace } from "../workspace/ignore.js";
+import { basename } from "node:path";
+import type { SparseVector } from "../sparse-vector.js";
 import type { ChunkEncoder } from "./chunk-encoder.js";
 import { sha } from "./chunk-text.js";
 
@@ -27,6 +29,8 @@ export interface PushOptions {
   encoder: ChunkEncoder;
   lexical: LexicalAnalyzer;
   seismic?: boolean;
+  /** A chunk's vector when the caller already has it (a daemon's own index), by path and chunk hash. */
+  known?: (path: string, chunkHash: string) => SparseVector | undefined;
   onProgress?: (done: number, total: number) => void;
   log?: (line: string) => void;
 }
@@ -59,7 +63,9 @@ export async function pushRoot(folder: string, o: PushOptions): Promise<PushResu
   for (let at = 0; at < changed.length; at += FILES_PER_BATCH) {
     const batch = changed.slice(at, at + FILES_PER_BATCH);
     const documents: ChunkDocument[] = [];
+    /** Texts to encode, with the document each vector goes to. */
     const toEncode: string[] = [];
+    const encodeFor: number[] = [];
     const stale: Array<{ path: string; from: number }> = [];
     for (const f of batch) {
       const text = f.text!;
@@ -67,18 +73,22 @@ export async function pushRoot(folder: string, o: PushOptions): Promise<PushResu
       const pieces = await chunkFile(f.path, text, DEFAULT_LIMITS);
       if (prose) await o.lexical.prepare(pieces.map((c) => c.text));
       pieces.forEach((c, ordinal) => {
+        const known = o.known?.(f.path, sha(c.text));
+        if (!known || known.ids.length === 0) {
+          toEncode.push(o.lexical.document(c.text, prose, o.encoder.readsLanguage));
+          encodeFor.push(documents.length);
+        }
         documents.push({
           root: o.name, path: f.path, ordinal, startLine: c.startLine, endLine: c.endLine,
           ...(c.startCol !== undefined ? { startCol: c.startCol, endCol: c.endCol! } : {}),
           symbol: c.symbol, language: languageOf(f.path), kind: fileKind(f.path), hash: sha(c.text), fileHash: sha(text), text: c.text,
-          terms: o.lexical.chunk(f.path, c.text, prose), latent: { ids: [], weights: [] },
+          terms: o.lexical.chunk(f.path, c.text, prose), latent: known && known.ids.length > 0 ? known : { ids: [], weights: [] },
         });
-        toEncode.push(o.lexical.document(c.text, prose, o.encoder.readsLanguage));
       });
       if (indexed.has(f.path)) stale.push({ path: f.path, from: pieces.length });
     }
     const vectors = toEncode.length ? await o.encoder.encodeDocuments(toEncode) : [];
-    vectors.forEach((v, i) => (documents[i]!.latent = v));
+    vectors.forEach((v, i) => (documents[encodeFor[i]!]!.latent = v));
     const written = await o.client.bulk(documents.map((d): BulkAction => ({ index: d })), o.seismic);
     requests += written.requests;
     chunks += documents.length;
@@ -174,4 +184,86 @@ export async function searchCluster(query: string, o: ClusterSearchOptions): Pro
       symbol: String(s.symbol ?? ""), language: String(s.language ?? ""), kind: String(s.kind ?? ""), score: h.score, text: String(s.text ?? ""),
     };
   });
+}
+
+export interface MirrorOptions {
+  client: OpenSearchClient;
+  encoder: ChunkEncoder;
+  lexical: () => Promise<LexicalAnalyzer>;
+  known: (root: string, path: string, chunkHash: string) => SparseVector | undefined;
+  log: (line: string) => void;
+  /** Quiet time after a root settles before it is pushed (default 5 s). */
+  delayMs?: number;
+}
+
+/**
+ * A daemon's roots, fed into the shared index: when a root has settled (indexed, vectors
+ * complete), it is pushed after a quiet `delayMs`, one root at a time, reusing the vectors the
+ * daemon's own index holds so nothing is encoded twice. A root is named by its folder's name.
+ * Failures are logged and kept for `status`; the next settle tries again.
+ */
+export class ClusterMirror {
+  private readonly pending = new Set<string>();
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private closed = false;
+  lastPush: { root: string; at: string; changed: number; removed: number; chunks: number } | null = null;
+  lastError: string | null = null;
+
+  constructor(private readonly o: MirrorOptions) {}
+
+  /** A root settled: push it soon. */
+  schedule(root: string): void {
+    if (this.closed) return;
+    this.pending.add(root);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.run(), this.o.delayMs ?? 5000);
+    this.timer.unref();
+  }
+
+  /** Resolves when no push is running or waiting (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.running || this.timer) {
+      if (this.running) await this.running;
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private async run(): Promise<void> {
+    this.timer = null;
+    if (this.running) {
+      await this.running;
+      if (this.pending.size > 0 && !this.timer) this.timer = setTimeout(() => void this.run(), 0);
+      return;
+    }
+    this.running = (async () => {
+      const lexical = await this.o.lexical();
+      while (this.pending.size > 0 && !this.closed) {
+        const root = this.pending.values().next().value as string;
+        this.pending.delete(root);
+        const name = basename(root);
+        try {
+          const r = await pushRoot(root, { client: this.o.client, name, encoder: this.o.encoder, lexical, known: (path, hash) => this.o.known(root, path, hash) });
+          this.lastPush = { root: name, at: new Date().toISOString(), changed: r.changed, removed: r.removed, chunks: r.chunks };
+          this.lastError = null;
+          if (r.changed > 0 || r.removed > 0) this.o.log(`cluster: pushed ${name} to ${this.o.client.index}: ${r.changed} files changed (${r.chunks} chunks), ${r.removed} removed`);
+        } catch (e) {
+          this.lastError = `${name}: ${(e as Error).message}`;
+          this.o.log(`cluster: pushing ${name} failed (${(e as Error).message}); the next change tries again`);
+        }
+      }
+    })();
+    try {
+      await this.running;
+    } finally {
+      this.running = null;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.running) await this.running;
+  }
 }

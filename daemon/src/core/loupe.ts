@@ -21,7 +21,8 @@ import type { ChunkEncoder } from "./chunk-encoder.js";
 import { ChunkTextReader } from "./chunk-text.js";
 import { RootIndex, type RootIndexOptions, type RootIndexStatus } from "./root-index.js";
 import { bestSnippet } from "./snippet.js";
-import { searchCluster } from "./cluster.js";
+import { ClusterMirror, searchCluster } from "./cluster.js";
+import type { SparseVector } from "../sparse-vector.js";
 import { OpenSearchClient } from "../opensearch/client.js";
 import { VectorCache } from "./vector-cache.js";
 
@@ -39,8 +40,11 @@ export interface LoupeOptions {
   vectorCacheEntries?: number;
   /** Overrides of the re-ranking constants (search/rerank.ts), for measuring them (`loupe eval --tasks --rerank`). */
   rerank?: Pick<RerankOptions, "rolePrior" | "symbolBoost" | "diversity" | "sameFileFree">;
-  /** A shared index on an OpenSearch cluster: searches with scope "cluster" go there (core/cluster.ts). */
-  cluster?: { url: string; index: string };
+  /**
+   * A shared index on an OpenSearch cluster: searches with scope "cluster" go there
+   * (core/cluster.ts); with `push`, every root is also fed into it when it settles.
+   */
+  cluster?: { url: string; index: string; push?: boolean };
 }
 
 /** Latents per hit reported as `concepts`. */
@@ -85,17 +89,38 @@ export class Loupe {
 
   /** The shared OpenSearch index, when the daemon was started with one. */
   private readonly clusterClient: OpenSearchClient | undefined;
+  private readonly mirror: ClusterMirror | undefined;
 
   constructor(private readonly o: LoupeOptions) {
     this.vectors = new VectorCache(o.vectorCacheEntries);
     this.log = o.log ?? (() => {});
-    this.clusterClient = o.cluster ? new OpenSearchClient({ ...o.cluster, log: this.log }) : undefined;
-    if (this.clusterClient) this.log(`searches with scope "cluster" go to index ${this.clusterClient.index} on ${this.clusterClient.address}`);
+    this.clusterClient = o.cluster ? new OpenSearchClient({ url: o.cluster.url, index: o.cluster.index, log: this.log }) : undefined;
+    if (this.clusterClient) this.log(`searches with scope "cluster" go to index ${this.clusterClient.index} on ${this.clusterClient.address}${o.cluster?.push ? "; roots are pushed there when they settle" : ""}`);
+    this.mirror = this.clusterClient && o.cluster?.push
+      ? new ClusterMirror({ client: this.clusterClient, encoder: o.encoder, lexical: () => this.lexical(), known: (root, path, hash) => this.knownVector(root, path, hash), log: this.log })
+      : undefined;
   }
 
   /** Where searches with scope "cluster" go (credentials left out), or null. */
-  cluster(): { url: string; index: string } | null {
-    return this.clusterClient ? { url: this.clusterClient.address, index: this.clusterClient.index } : null;
+  cluster(): { url: string; index: string; push: { last: string | null; error: string | null } | null } | null {
+    if (!this.clusterClient) return null;
+    const m = this.mirror;
+    const last = m?.lastPush ? `${m.lastPush.root} at ${m.lastPush.at}: ${m.lastPush.changed} files changed, ${m.lastPush.removed} removed` : null;
+    return { url: this.clusterClient.address, index: this.clusterClient.index, push: m ? { last, error: m.lastError } : null };
+  }
+
+  /** Resolves when no push to the cluster is running or waiting. */
+  clusterSettled(): Promise<void> {
+    return this.mirror?.settled() ?? Promise.resolve();
+  }
+
+  /** The vector a root's own index holds for a chunk of `path` with this hash (pushes reuse it). */
+  private knownVector(root: string, path: string, hash: string): SparseVector | undefined {
+    const r = this.roots.get(root);
+    if (!r) return undefined;
+    const s = r.searcher();
+    for (const doc of s.docsOfPath(path)) if (s.chunk(doc).hash === hash) return s.latentVector(doc);
+    return undefined;
   }
 
   get encoder(): ChunkEncoder {
@@ -184,7 +209,11 @@ export class Loupe {
         lexical: this.lexical(),
         vectors: this.vectors,
         log: this.log,
-        onChange: (s) => this.o.onRootChange?.(s),
+        onChange: (s) => {
+          this.o.onRootChange?.(s);
+          // Settled (up to date, every vector computed): feed the shared index.
+          if (this.mirror && (s.state === "watching" || s.state === "idle") && s.pending === 0 && s.latent.ready === s.latent.total) this.mirror.schedule(s.root);
+        },
       });
       this.roots.set(root, index);
       await index.start();
@@ -231,6 +260,7 @@ export class Loupe {
   }
 
   async close(): Promise<void> {
+    await this.mirror?.close();
     await Promise.all(this.rootList().map((r) => r.close()));
     this.roots.clear();
     this.saved.clear();

@@ -36,8 +36,8 @@ export interface DaemonOptions {
   version: string;
   /** Root options for the core: tests shorten the debounce; the fault suite commits small batches to commit and merge often. */
   rootOptions?: Pick<RootIndexOptions, "debounceMs" | "batchFiles">;
-  /** A shared OpenSearch index for searches with scope "cluster" (docs/scale-out.md). */
-  cluster?: { url: string; index: string };
+  /** A shared OpenSearch index for searches with scope "cluster", and whether roots are pushed there (docs/scale-out.md). */
+  cluster?: { url: string; index: string; push?: boolean };
 }
 
 export interface RunningDaemon {
