@@ -24,17 +24,19 @@ const LETTERS = "abcdefghijklmnopqrstuvwxyz".split("");
 // ---------------------------------------------------------------------------------------------
 // Tokenizers (Hugging Face tokenizer.json)
 
+/** An `added_tokens` entry for a special token of `vocab`. */
+const specialToken = (vocab: Record<string, number>) => (content: string) => ({ id: vocab[content], content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+
 export function wordPieceTokenizer(): { json: object; size: number } {
   const vocab: Record<string, number> = {};
   for (const t of ["[PAD]", "[UNK]", "[CLS]", "[SEP]", ".", ",", ...WORDS, ...LETTERS, ...LETTERS.map((l) => `##${l}`), ...WORDS.map((w) => `##${w}`)]) vocab[t] ??= Object.keys(vocab).length;
-  const special = (content: string) => ({ id: vocab[content], content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
   return {
     size: Object.keys(vocab).length,
     json: {
       version: "1.0",
       truncation: null,
       padding: null,
-      added_tokens: ["[PAD]", "[UNK]", "[CLS]", "[SEP]"].map(special),
+      added_tokens: ["[PAD]", "[UNK]", "[CLS]", "[SEP]"].map(specialToken(vocab)),
       normalizer: { type: "BertNormalizer", clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
       pre_tokenizer: { type: "BertPreTokenizer" },
       post_processor: {
@@ -71,7 +73,7 @@ export function bpeTokenizer(): { json: object; size: number } {
       version: "1.0",
       truncation: null,
       padding: null,
-      added_tokens: ["<pad>", "<eos>", "<bos>", "<unk>"].map((content) => ({ id: vocab[content], content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+      added_tokens: ["<pad>", "<eos>", "<bos>", "<unk>"].map(specialToken(vocab)),
       normalizer: null,
       pre_tokenizer: { type: "Metaspace", replacement: "\u2581", prepend_scheme: "always", split: true },
       post_processor: {

@@ -23,7 +23,7 @@ import { DEFAULT_FUSION, type FusionKind } from "../search/fusion.js";
 import { ROLE_PRIOR } from "../search/rerank.js";
 import type { LoupeOptions } from "../core/loupe.js";
 import { walkWorkspace } from "../workspace/ignore.js";
-import { makeLog, oneOf, positiveInt, usageError, type Values } from "./main.js";
+import { intInRange, makeLog, oneOf, positiveInt, usageError, type Values } from "./main.js";
 import { progressReporter } from "./progress.js";
 import { quotePath } from "./quote.js";
 
@@ -217,12 +217,6 @@ function languageList(raw: string): string[] {
   return list;
 }
 
-function nonNegativeInt(name: string, raw: string, max: number): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n > max) usageError(`--${name} must be an integer from 0 to ${max}, got "${raw}"`);
-  return n;
-}
-
 export async function cmdPackBuild(values: Values, positionals: string[]): Promise<void> {
   if (positionals.length > 0) usageError(`pack build takes options only, got "${positionals[0]}"`);
   const { buildPack } = await import("../model/pack-build.js");
@@ -242,7 +236,7 @@ export async function cmdPackBuild(values: Values, positionals: string[]): Promi
     onnx: values.onnx!,
     tokenizer: values.tokenizer!,
     ...(values["tokenizer-config"] ? { tokenizerConfig: values["tokenizer-config"] } : {}),
-    ...(values.layer !== undefined ? { layer: nonNegativeInt("layer", values.layer, 10_000) } : {}),
+    ...(values.layer !== undefined ? { layer: intInRange("layer", values.layer, 0, 10_000) } : {}),
     ...(values.tap ? { tap: values.tap } : {}),
     ...(values.sae ? { sae: values.sae } : {}),
     ...(values["train-sae"]
@@ -262,7 +256,7 @@ export async function cmdPackBuild(values: Values, positionals: string[]): Promi
     precision: oneOf<HeadPrecision>("precision", values.precision, HEAD_PRECISIONS, "float"),
     ...(topK ? { topK: { query: positiveInt("top-k", topK[0]!, 1, 1 << 20), document: positiveInt("top-k", topK[1]!, 1, 1 << 20) } } : {}),
     ...(values["max-tokens"] ? { maxTokens: positiveInt("max-tokens", values["max-tokens"], 8, 1 << 16) } : {}),
-    ...(values.overlap !== undefined ? { windowOverlap: nonNegativeInt("overlap", values.overlap, 1 << 15) } : {}),
+    ...(values.overlap !== undefined ? { windowOverlap: intInRange("overlap", values.overlap, 0, 1 << 15) } : {}),
     ...(values["query-prefix"] !== undefined ? { queryPrefix: values["query-prefix"] } : {}),
     ...(values["document-prefix"] !== undefined ? { documentPrefix: values["document-prefix"] } : {}),
     normalization: oneOf<TextNormalization>("normalize", values.normalize, TEXT_NORMALIZATIONS, "none"),

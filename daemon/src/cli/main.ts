@@ -192,9 +192,13 @@ export function usageError(message: string): never {
 }
 
 export function positiveInt(name: string, raw: string | undefined, fallback: number, max: number): number {
-  if (raw === undefined) return fallback;
+  return raw === undefined ? fallback : intInRange(name, raw, 1, max);
+}
+
+/** An option's integer value in min–max, or a usage error naming the range. */
+export function intInRange(name: string, raw: string, min: number, max: number): number {
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > max) usageError(`--${name} must be an integer from 1 to ${max}, got "${raw}"`);
+  if (!Number.isInteger(n) || n < min || n > max) usageError(`--${name} must be an integer from ${min} to ${max}, got "${raw}"`);
   return n;
 }
 

@@ -55,7 +55,8 @@ export async function pushRoot(folder: string, o: PushOptions): Promise<PushResu
   const { files, skipped } = await walkWorkspace(folder, { keepText: true });
   log(`${files.length} files under ${folder} (${skipped.length} skipped by ignore rules or checks)`);
   const indexed = await o.client.files(o.name);
-  const changed = files.filter((f) => indexed.get(f.path) !== sha(f.text!));
+  const fileHashes = new Map(files.map((f) => [f.path, sha(f.text!)]));
+  const changed = files.filter((f) => indexed.get(f.path) !== fileHashes.get(f.path));
   const present = new Set(files.map((f) => f.path));
   const removed = [...indexed.keys()].filter((p) => !present.has(p));
   let chunks = 0;
@@ -72,8 +73,10 @@ export async function pushRoot(folder: string, o: PushOptions): Promise<PushResu
       const prose = fileKind(f.path) === "notes";
       const pieces = await chunkFile(f.path, text, DEFAULT_LIMITS);
       if (prose) await o.lexical.prepare(pieces.map((c) => c.text));
+      const fileHash = fileHashes.get(f.path)!;
       pieces.forEach((c, ordinal) => {
-        const known = o.known?.(f.path, sha(c.text));
+        const hash = sha(c.text);
+        const known = o.known?.(f.path, hash);
         if (!known || known.ids.length === 0) {
           toEncode.push(o.lexical.document(c.text, prose, o.encoder.readsLanguage));
           encodeFor.push(documents.length);
@@ -81,7 +84,7 @@ export async function pushRoot(folder: string, o: PushOptions): Promise<PushResu
         documents.push({
           root: o.name, path: f.path, ordinal, startLine: c.startLine, endLine: c.endLine,
           ...(c.startCol !== undefined ? { startCol: c.startCol, endCol: c.endCol! } : {}),
-          symbol: c.symbol, language: languageOf(f.path), kind: fileKind(f.path), hash: sha(c.text), fileHash: sha(text), text: c.text,
+          symbol: c.symbol, language: languageOf(f.path), kind: fileKind(f.path), hash, fileHash, text: c.text,
           terms: o.lexical.chunk(f.path, c.text, prose), latent: known && known.ids.length > 0 ? known : { ids: [], weights: [] },
         });
       });

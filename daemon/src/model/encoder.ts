@@ -11,7 +11,6 @@ import { ErrorCode, LoupeError } from "@loupe/protocol";
 import type { ModelPack } from "./pack.js";
 import { normalizeForEncoder } from "./normalize.js";
 import { vocabularyScripts } from "../analysis/scripts.js";
-import { vocabularyPieces } from "./readable-scripts.js";
 import { HfTokenizer, UseTokenizer, windows, type TextTokenizer, type Vocabulary } from "./tokenizer.js";
 
 /** Which execution provider runs the session. `auto` tries GPUs first and falls back to CPU. */
@@ -28,7 +27,7 @@ export async function openPackTokenizer(pack: ModelPack): Promise<{ tokenizer: T
     return { tokenizer: new UseTokenizer(vocabulary), pieces: vocabulary.map(([piece]) => piece) };
   }
   const tokenizer = await HfTokenizer.open(pack.path(t.file), t.config ? pack.path(t.config) : undefined);
-  return { tokenizer, pieces: await vocabularyPieces(pack) };
+  return { tokenizer, pieces: tokenizer.pieces };
 }
 
 /** The encoder's sparse vectors list their latents strongest first. */

@@ -4,10 +4,9 @@
 // the SAE is Loupe's own or a published one (sae-import.ts). The pack is written into a
 // temporary folder, checked by encoding a probe text through a real session, and only then
 // renamed into place, so a failed build never leaves a pack behind.
-import { createReadStream, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { ErrorCode, LoupeError } from "@loupe/protocol";
 import type { HeadPrecision } from "./convert/sparse-head.js";
 import { fsyncPath } from "./default-pack.js";
@@ -20,6 +19,7 @@ import { seededRandom, shuffle, trainTopKSae } from "./sae-train.js";
 import { fingerprintFiles, loadPack, PACK_FORMAT, type Manifest, type ModelPack } from "./pack.js";
 import { importSae, type SaeFormat } from "./sae-import.js";
 import { HfTokenizer, specialFrame } from "./tokenizer.js";
+import { readWorkspaceFile, walkWorkspace } from "../workspace/ignore.js";
 
 export interface BuildOptions {
   /** The encoder as ONNX (external data files beside it are taken along). */
@@ -275,17 +275,16 @@ async function trainOnCorpus(c: TrainContext): Promise<{ sae: SaeEncoder; descri
   await writeFile(join(c.tmp, "manifest.json"), JSON.stringify(manifest));
   const encoder = await Encoder.open(await loadPack(c.tmp), { provider: c.provider, batchSize: 16 });
   const special = new Set(c.tokenizer.kind === "hf-tokenizer" ? [...c.tokenizer.prefix, ...c.tokenizer.suffix] : []);
-  const files = await corpusFiles(resolve(c.train.corpus));
-  if (files.length === 0) bad(`${c.train.corpus} has no text files to train an SAE on`);
   const rows: Float32Array[] = [];
   const heldRows: Float32Array[] = [];
   let dim = 0;
   let budget = settings.tokens;
   let windows = 0;
+  let f = -1;
   try {
-    for (let f = 0; f < files.length && budget > 0; f++) {
-      const text = await readText(files[f]!);
-      if (text === null) continue;
+    for await (const { text } of corpusTexts(resolve(c.train.corpus))) {
+      f++;
+      if (budget <= 0) break;
       const ws = encoder.windows(text, "document");
       for (let start = 0; start < ws.length && budget > 0; start += 16) {
         const batch = ws.slice(start, start + 16);
@@ -329,30 +328,15 @@ async function trainOnCorpus(c: TrainContext): Promise<{ sae: SaeEncoder; descri
   return { sae: await readSaeEncoder(c.tmp), description: `a TopK SAE trained here (${p.width} latents over ${dim} dims, k ${settings.k}, held-out FVE ${training.held_out_fve})`, files: [SAE_META_FILE, SAE_ENCODER_FILE] };
 }
 
-/** Text files under `dir` (hidden folders and dependency folders skipped), sorted. */
-async function corpusFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string) => {
-    for (const entry of await readdir(d, { withFileTypes: true })) {
-      if (entry.name.startsWith(".") || entry.name === "node_modules") continue;
-      const p = join(d, entry.name);
-      if (entry.isDirectory()) await walk(p);
-      else if (entry.isFile()) out.push(p);
-    }
-  };
-  await walk(dir).catch((e: Error) => bad(`cannot read the corpus ${dir}: ${e.message}`));
-  return out.sort();
-}
-
-/** A file's text, or null for binaries, files over 1 MiB and text that is not UTF-8. */
-async function readText(file: string): Promise<string | null> {
-  if ((await stat(file)).size > 1 << 20) return null;
-  const bytes = await readFile(file);
-  if (bytes.subarray(0, 8192).includes(0)) return null;
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    return null;
+/**
+ * The texts of a corpus folder, read as Loupe reads a workspace (workspace/ignore.ts: its ignore
+ * rules and defaults; binaries, files over 1 MiB and text that is not UTF-8 skipped).
+ */
+async function* corpusTexts(dir: string): AsyncGenerator<{ path: string; text: string }> {
+  const { files } = await walkWorkspace(dir);
+  for (const f of files) {
+    const read = await readWorkspaceFile(join(dir, f.path));
+    if ("text" in read && read.text !== undefined) yield { path: f.path, text: read.text };
   }
 }
 
@@ -365,19 +349,10 @@ async function readText(file: string): Promise<string | null> {
  */
 export async function deriveLabels(encoder: Encoder, corpus: string, wordCount: number, log: (line: string) => void): Promise<string[]> {
   const counts = new Map<string, number>();
-  const files: string[] = [];
-  const walk = async (dir: string) => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      if (entry.name.startsWith(".")) continue;
-      const p = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(p);
-      else if (entry.isFile()) files.push(p);
-    }
-  };
-  await walk(corpus);
-  for (const f of files) {
-    const lines = createInterface({ input: createReadStream(f, { encoding: "utf8" }), crlfDelay: Infinity });
-    for await (const line of lines) for (const w of line.match(/\p{L}{3,}/gu) ?? []) counts.set(w, (counts.get(w) ?? 0) + 1);
+  let files = 0;
+  for await (const { text } of corpusTexts(corpus)) {
+    files++;
+    for (const w of text.match(/\p{L}{3,}/gu) ?? []) counts.set(w, (counts.get(w) ?? 0) + 1);
   }
   const words = [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, wordCount).map(([w]) => w);
   if (words.length === 0) bad(`${corpus} has no words to label latents with`);
@@ -405,7 +380,7 @@ export async function deriveLabels(encoder: Encoder, corpus: string, wordCount: 
       .map(([, w]) => w)
       .join(" / "),
   );
-  log(`labels: ${words.length} words from ${files.length} files; ${labels.filter(Boolean).length} of ${width} latents labelled`);
+  log(`labels: ${words.length} words from ${files} files; ${labels.filter(Boolean).length} of ${width} latents labelled`);
   return labels;
 }
 

@@ -153,7 +153,11 @@ export interface TextTokenizer {
  * (`specialFrame` finds them when a pack is built).
  */
 export class HfTokenizer implements TextTokenizer {
-  private constructor(private readonly tokenizer: Tokenizer) {}
+  private constructor(
+    private readonly tokenizer: Tokenizer,
+    /** The vocabulary's pieces (`hfPieces`), read from the same parse. */
+    readonly pieces: string[],
+  ) {}
 
   static async open(file: string, configFile?: string): Promise<HfTokenizer> {
     const { Tokenizer } = await import("@huggingface/tokenizers");
@@ -167,8 +171,9 @@ export class HfTokenizer implements TextTokenizer {
     // The library wants every component named; a tokenizer.json may leave some out.
     for (const key of ["normalizer", "pre_tokenizer", "post_processor", "decoder"]) json[key] ??= null;
     json.added_tokens ??= [];
+    const pieces = hfPieces(json as Parameters<typeof hfPieces>[0]);
     try {
-      return new HfTokenizer(new Tokenizer(json, config));
+      return new HfTokenizer(new Tokenizer(json, config), pieces);
     } catch (e) {
       throw new Error(`${file} is not a tokenizer the Hugging Face tokenizer library can read: ${(e as Error).message}`);
     }
