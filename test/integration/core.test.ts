@@ -256,6 +256,33 @@ describe("Loupe core", () => {
     expect(Math.abs(everyScript.b - latinOnly.b)).toBeGreaterThan(0.01);
   });
 
+  it("leaves the latent channel out where a question and a note were both read in translation from one language", async () => {
+    const files = {
+      "a.md": "# Brot\n\nDas Brot wird im heißen Ofen gebacken. Der Teig muss vorher lange ruhen, damit das Brot locker wird.\n",
+      "b.md": "# Kuchen\n\nDer Kuchen wird im Ofen gebacken, aber nicht so lange wie das Brot. Zucker und Butter gehören in den Teig.\n",
+    };
+    const encoder = Object.assign(fakeEncoder(), { readableScripts: new Set(["Latin"]) });
+    const { loupe } = await setup(files, { watch: false, encoder });
+    // Each note's score as explain gives it, and each channel's score relative to the better of the two (notes in a notes root: no role prior, no named symbol).
+    const scores = async (query: string) => {
+      const [a, b] = [await loupe.explain({ query, path: "a.md", line: 3 }), await loupe.explain({ query, path: "b.md", line: 3 })];
+      const lex = Math.max(a.lexicalScore, b.lexicalScore);
+      const lat = Math.max(a.latentScore, b.latentScore);
+      return [a, b].map((x) => ({ score: x.hit.score, lexN: x.lexicalScore / lex, latN: x.latentScore / lat }));
+    };
+    // A German question over German notes: both sides are German read through their glosses, so each note scores by its words.
+    const german = await scores("Wie lange wird das Brot im Ofen gebacken?");
+    for (const n of german) expect(n.score).toBeCloseTo(n.lexN, 3);
+    expect(german.some((n) => Math.abs(n.latN - n.lexN) > 0.01)).toBe(true); // the latent channel would have moved them
+    // An English question finds the same German notes through their glosses: both channels count.
+    const english = await scores("how long is bread baked in the oven");
+    for (const n of english) expect(n.score).toBeCloseTo(0.7 * n.lexN + 0.3 * n.latN, 3);
+    expect(english.some((n) => Math.abs(n.latN - n.lexN) > 0.01)).toBe(true);
+    // Search ranks as explain scores.
+    const hits = (await loupe.search({ query: "Wie lange wird das Brot im Ofen gebacken?" })).hits;
+    expect(hits.map((h) => h.path)).toEqual(german[0]!.score >= german[1]!.score ? ["a.md", "b.md"] : ["b.md", "a.md"]);
+  });
+
   it("answers unknown roots with NOT_FOUND and missing folders with WORKSPACE_ROOT", async () => {
     // Malformed parameters never reach the core: the daemon refuses them at its edge (unit/protocol-schemas.test.ts).
     const { loupe } = await setup({ "a.md": "x\n" }, { watch: false });

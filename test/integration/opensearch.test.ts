@@ -30,7 +30,10 @@ describe("the request shapes (golden, from OpenSearch's documentation)", () => {
     expect(body.mappings.properties.latents).toEqual({ type: "rank_features" });
     expect(body.mappings.properties.terms).toEqual({ type: "text", analyzer: "loupe_terms", similarity: "loupe_bm25" });
     expect(body.settings.index.similarity).toEqual({ loupe_bm25: { type: "BM25", k1: 0.9, b: 0.6 } });
-    expect(body.mappings._meta).toEqual({ loupe: { format: 1, pack: "sha256:" + "a".repeat(64), packName: "use-lite-en", analyzer: 2 } });
+    expect(body.mappings._meta).toEqual({ loupe: { format: 2, pack: "sha256:" + "a".repeat(64), packName: "use-lite-en", analyzer: 2 } });
+    // Format 2: how the latent channel read each chunk (fusion's trust per chunk).
+    expect(body.mappings.properties.glossed_from).toEqual({ type: "keyword" });
+    expect(body.mappings.properties.readable).toEqual({ type: "float", index: false });
     const ann = indexBody({ pack: "p", packName: "n", analyzer: 2, seismic: true }) as typeof body;
     expect(ann.settings.index.sparse).toBe(true);
     expect(ann.mappings.properties.latents_ann).toEqual({ type: "sparse_vector", method: { name: "seismic" } });
@@ -44,6 +47,10 @@ describe("the request shapes (golden, from OpenSearch's documentation)", () => {
     expect(JSON.parse(lines[0]!)).toEqual({ index: { _index: "loupe", _id: documentId("shop", "src/cart.ts", 0) } });
     expect(JSON.parse(lines[1]!)).toMatchObject({ path: "src/cart.ts", terms: "export class cart", latents: { "12": 1.5, "7": 0.25 } });
     expect(JSON.parse(lines[2]!)).toEqual({ delete: { _index: "loupe", _id: documentId("shop", "old.ts", 3) } });
+    expect(JSON.parse(lines[1]!)).not.toHaveProperty("glossed_from");
+    expect(JSON.parse(lines[1]!)).not.toHaveProperty("readable");
+    const note = JSON.parse(bulkBody("loupe", [{ index: doc({ path: "Rezepte/brot.md", kind: "notes", glossedFrom: "de", readable: 0.5 }) }]).split("\n")[1]!);
+    expect(note).toMatchObject({ glossed_from: "de", readable: 0.5 });
     expect(documentId("shop", "src/cart.ts", 0)).toMatch(/^[0-9a-f]{40}$/);
     expect(documentId("shop", "src/cart.ts", 1)).not.toBe(documentId("shop", "src/cart.ts", 0));
   });
@@ -198,5 +205,22 @@ describe("pushing a workspace and searching it", () => {
     expect(hits[0]!.score).toBeLessThanOrEqual(1); // normalised weighted sum
     const lexOnly = await searchCluster("cart checkout total", { client: client(), encoder, lexical, k: 5, mode: "lexical", filters: { roots: ["shop"] } });
     expect(lexOnly.every((h) => /cart|checkout|total/i.test(h.text))).toBe(true);
+  });
+
+  it("records how each chunk was read, and fuses a question with the notes of its own gloss language by their words, as Loupe does", async () => {
+    const latin = Object.assign(fakeEncoder("sha256:" + "b".repeat(64)), { readableScripts: new Set(["Latin"]) });
+    await pushRoot(join(WORKSPACE, "..", "vault-multilingual"), { client: client(), name: "vault", encoder: latin, lexical });
+    const docs = cluster.docs("team").filter((d) => d.root === "vault");
+    const of = (path: string) => docs.filter((d) => d.path === path);
+    expect(of("Rezepte/Sauerteigbrot.md").every((d) => d.glossed_from === "de" && d.readable === undefined)).toBe(true);
+    expect(of("garden/tomatoes.md").every((d) => d.glossed_from === undefined && d.readable === undefined)).toBe(true);
+    expect(of("笔记/手冲咖啡.md").some((d) => d.glossed_from === "zh")).toBe(true);
+    // A German question: every German note it finds ranks by its words; an English question's ranking uses both channels.
+    const search = (query: string, mode: "hybrid" | "lexical") => searchCluster(query, { client: client(), encoder: latin, lexical, k: 10, mode, filters: { roots: ["vault"], pathPrefixes: ["Rezepte/", "Werkstatt/"] } });
+    const german = "Wann kommt das Wasser in den Ofen, und wann in die Schüssel?";
+    const [hybrid, lexicalOnly] = [await search(german, "hybrid"), await search(german, "lexical")];
+    expect(hybrid.length).toBeGreaterThan(1);
+    expect(hybrid.map((h) => [h.path, h.startLine])).toEqual(lexicalOnly.map((h) => [h.path, h.startLine]));
+    expect(hybrid.map((h) => h.score)).toEqual(lexicalOnly.map((h) => h.score / lexicalOnly[0]!.score));
   });
 });

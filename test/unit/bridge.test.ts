@@ -8,7 +8,7 @@ import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 import { beforeAll, describe, expect, it } from "vitest";
 import { analyze } from "../../daemon/src/analysis/analyzer.js";
-import { Bridge, BRIDGE, forEncoder, latentText, Lexicon, openBridge, PLAIN, questionTrust } from "../../daemon/src/analysis/bridge.js";
+import { Bridge, BRIDGE, chunkReading, forEncoder, latentText, Lexicon, openBridge, PLAIN, questionGlossedFrom, questionTrust } from "../../daemon/src/analysis/bridge.js";
 import { packReads } from "../../daemon/src/model/pack.js";
 
 const table = (lines: string[]) => Buffer.from([...lines].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))).join("\n") + "\n");
@@ -131,5 +131,26 @@ describe("the shipped bridge", () => {
     expect(forEncoder(ru, readsRussian)).toMatchObject({ gloss: undefined, terms: ru.terms });
     expect(latentText("Где купить свежий хлеб?", forEncoder(ru, packReads({ languages: ["*"] })))).toBe("Где купить свежий хлеб?");
     expect(forEncoder(ru, packReads({ languages: ["de"] })).gloss).toBe("buy fresher bread");
+  });
+
+  it("says how the latent channel read a note and a question: the language of the gloss, the readable share", () => {
+    const latin = { readableScripts: new Set(["Latin"]), readsLanguage: packReads({}) };
+    const note = "Хлеб пекут в горячей печи.";
+    expect(chunkReading(bridge, note, true, latin)).toEqual({ glossedFrom: "ru", readable: 0 });
+    expect(bridge.glossedFrom(note, true)).toBe("ru");
+    // Code is never glossed; a note in a language the encoder reads, or one in English, is read as written.
+    expect(chunkReading(bridge, note, false, latin)).toEqual({ readable: 0 });
+    expect(chunkReading(bridge, note, true, { ...latin, readsLanguage: packReads({ languages: ["en", "ru"] }) })).toEqual({ readable: 0 });
+    expect(chunkReading(bridge, "Bread is baked in a hot oven.", true, latin)).toEqual({});
+    // Thai has no table: read as written, and almost none of it is readable.
+    const thai = chunkReading(bridge, "ขนมปังอบในเตาร้อน bread", true, latin);
+    expect(thai.glossedFrom).toBeUndefined();
+    expect(thai.readable).toBeGreaterThan(0);
+    expect(thai.readable).toBeLessThan(0.5);
+    expect(chunkReading(PLAIN, note, true, latin)).toEqual({ readable: 0 });
+    // The question's side: the language of its gloss, none where it is read as asked.
+    expect(questionGlossedFrom(bridge.query("Где купить свежий хлеб?"))).toBe("ru");
+    expect(questionGlossedFrom(forEncoder(bridge.query("Где купить свежий хлеб?"), packReads({ languages: ["*"] })))).toBeUndefined();
+    expect(questionGlossedFrom(bridge.query("where to buy fresh bread"))).toBeUndefined();
   });
 });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { SparseVector } from "../../daemon/src/model/encoder.js";
 import { fileKind, fileType, languageOf } from "../../daemon/src/file-types.js";
-import { DEFAULT_FUSION, fuse } from "../../daemon/src/search/fusion.js";
+import { chunkTrust, DEFAULT_FUSION, fuse } from "../../daemon/src/search/fusion.js";
 import { SparseIndex } from "../../daemon/src/search/sparse.js";
 
 const vec = (pairs: Array<[number, number]>): SparseVector => ({
@@ -61,6 +61,30 @@ describe("fuse", () => {
     // Trust 0.5: doc 2: 0.5·0.5 + 0.5·(0.5·1 + 0.5·0.5) = 0.625; doc 1: 0.5·1 + 0.5·(0 + 0.5·1) = 0.75; doc 3: 0.5·(0.5·0.5) = 0.125.
     expect(fuse(lexical, latent, 10, o, undefined, undefined, { latentTrust: 0.5 })).toEqual([{ doc: 1, score: 0.75 }, { doc: 2, score: 0.625 }, { doc: 3, score: 0.125 }]);
     expect(fuse(lexical, latent, 10, o, undefined, undefined, { latentTrust: 1 })).toEqual(fuse(lexical, latent, 10, o));
+  });
+  it("multiplies the query's trust by each document's", () => {
+    const o = { ...DEFAULT_FUSION, kind: "wsum" as const, alpha: 0.5 };
+    // Doc 3 untrusted: its latent part becomes its lexical 0 (was 0.5·0.5 = 0.25); the others as with full trust.
+    const full = fuse(lexical, latent, 10, o);
+    const fused = fuse(lexical, latent, 10, o, undefined, undefined, { documentTrust: (doc) => (doc === 3 ? 0 : 1) });
+    expect(fused.filter((h) => h.doc !== 3)).toEqual(full.filter((h) => h.doc !== 3));
+    expect(fused.find((h) => h.doc === 3)!.score).toBe(0);
+    expect(full.find((h) => h.doc === 3)!.score).toBeGreaterThan(0);
+    // Query trust 0.5 × document trust 1 is query trust 0.5 alone; × document trust 0.5 is trust 0.25.
+    expect(fuse(lexical, latent, 10, o, undefined, undefined, { latentTrust: 0.5, documentTrust: () => 1 })).toEqual(fuse(lexical, latent, 10, o, undefined, undefined, { latentTrust: 0.5 }));
+    expect(fuse(lexical, latent, 10, o, undefined, undefined, { latentTrust: 0.5, documentTrust: () => 0.5 })).toEqual(fuse(lexical, latent, 10, o, undefined, undefined, { latentTrust: 0.25 }));
+  });
+  it("trusts a chunk by how the latent channel read it and the question (chunkTrust)", () => {
+    // A note glossed from the question's own gloss language: both sides are glosses of one language.
+    expect(chunkTrust({ glossedFrom: "es" }, "es")).toBe(0);
+    // A glossed note for an English question, or one translated from another language: trusted.
+    expect(chunkTrust({ glossedFrom: "es" }, undefined)).toBe(1);
+    expect(chunkTrust({ glossedFrom: "es", readable: 0.4 }, "de")).toBe(1);
+    // Read as written: for a translated question, by the share of its letters the encoder reads;
+    // for a question read as asked, trusted (its names and numbers still find the chunk).
+    expect(chunkTrust({ readable: 0.03 }, "zh")).toBe(0.03);
+    expect(chunkTrust({}, "es")).toBe(1);
+    expect(chunkTrust({ readable: 0.03 }, undefined)).toBe(1);
   });
   it("adds reciprocal ranks in rrf", () => {
     const fused = fuse(lexical, latent, 2, { ...DEFAULT_FUSION, kind: "rrf", rrfK: 60 });

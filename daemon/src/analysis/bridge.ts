@@ -141,6 +141,28 @@ export function questionTrust(query: string, bridged: BridgedQuery, scripts: Rea
   return bridged.gloss === undefined ? share : share * glossTrust * bridged.coverage ** coveragePower;
 }
 
+/** The language a question's latent text was translated from (its gloss), or undefined where the encoder reads it as asked. */
+export function questionGlossedFrom(bridged: BridgedQuery): string | undefined {
+  return bridged.gloss === undefined ? undefined : bridged.language;
+}
+
+/**
+ * How the latent channel reads a chunk, recorded beside it in the index (index/segment-writer.ts
+ * ChunkMeta) for fusion's per-chunk trust (search/fusion.ts chunkTrust): the language of the
+ * gloss it encodes, and the share of the text's letters the encoder reads as written.
+ */
+export function chunkReading(
+  analyzer: LexicalAnalyzer,
+  text: string,
+  prose: boolean,
+  encoder: { readonly readableScripts?: ReadonlySet<string>; readonly readsLanguage?: (language: string) => boolean },
+): { glossedFrom?: string; readable?: number } {
+  // The shape of search/fusion.ts ChunkReading and of those fields of index/segment-writer.ts ChunkMeta.
+  const from = analyzer.glossedFrom(text, prose, encoder.readsLanguage);
+  const readable = encoder.readableScripts ? readableShare(text, encoder.readableScripts) : 1;
+  return { ...(from !== undefined ? { glossedFrom: from } : {}), ...(readable < 1 ? { readable } : {}) };
+}
+
 /** What indexing and search ask of lexical analysis: the bridge, or plain analysis (PLAIN). */
 export interface LexicalAnalyzer {
   /** Languages translated into English (empty for PLAIN). */
@@ -158,6 +180,8 @@ export interface LexicalAnalyzer {
    * else the text.
    */
   document(text: string, prose: boolean, reads?: (language: string) => boolean): string;
+  /** The language `document` translates a chunk from, or undefined where it gives the text as written. */
+  glossedFrom(text: string, prose: boolean, reads?: (language: string) => boolean): string | undefined;
 }
 
 /** The analyzer alone, no language bridged: what Loupe did before the bridge (benchmarks compare). */
@@ -172,6 +196,9 @@ export const PLAIN: LexicalAnalyzer = {
   },
   document(text) {
     return text;
+  },
+  glossedFrom() {
+    return undefined;
   },
 };
 
@@ -372,9 +399,8 @@ export class Bridge implements LexicalAnalyzer {
    * noise to it.
    */
   document(text: string, prose: boolean, reads?: (language: string) => boolean): string {
-    if (!prose) return text;
-    const language = this.detect(text);
-    if (!this.bridged(language) || reads?.(language)) return text;
+    const language = this.glossedFrom(text, prose, reads);
+    if (language === undefined) return text;
     const out: string[] = [];
     for (const w of analyze(text)) {
       const tr = this.translate(language, w);
@@ -382,5 +408,11 @@ export class Bridge implements LexicalAnalyzer {
       else if (tr.length) out.push(tr[0]![0]);
     }
     return out.join(" ");
+  }
+
+  glossedFrom(text: string, prose: boolean, reads?: (language: string) => boolean): string | undefined {
+    if (!prose) return undefined;
+    const language = this.detect(text);
+    return this.bridged(language) && !reads?.(language) ? language : undefined;
   }
 }

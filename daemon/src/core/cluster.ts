@@ -4,12 +4,12 @@
 // the index (opensearch/format.ts, opensearch/client.ts). Many machines may push roots into one
 // index: a root is named (by default the folder's name), never by a local path.
 import { ANALYZER_VERSION } from "../analysis/analyzer.js";
-import { forEncoder, latentText, questionTrust, type LexicalAnalyzer } from "../analysis/bridge.js";
+import { chunkReading, forEncoder, latentText, questionGlossedFrom, questionTrust, type LexicalAnalyzer } from "../analysis/bridge.js";
 import { chunkFile, DEFAULT_LIMITS } from "../chunk/index.js";
 import { fileKind, languageOf, type FileKind } from "../file-types.js";
 import type { OpenSearchClient } from "../opensearch/client.js";
 import { latentQuery, lexicalQuery, type BulkAction, type ChunkDocument, type SearchFilters } from "../opensearch/format.js";
-import { DEFAULT_FUSION, fuse } from "../search/fusion.js";
+import { chunkTrust, DEFAULT_FUSION, fuse } from "../search/fusion.js";
 import type { Hit } from "../search/topk.js";
 import { walkWorkspace } from "../workspace/ignore.js";
 import { basename } from "node:path";
@@ -85,6 +85,7 @@ export async function pushRoot(folder: string, o: PushOptions): Promise<PushResu
           root: o.name, path: f.path, ordinal, startLine: c.startLine, endLine: c.endLine,
           ...(c.startCol !== undefined ? { startCol: c.startCol, endCol: c.endCol! } : {}),
           symbol: c.symbol, language: languageOf(f.path), kind: fileKind(f.path), hash, fileHash, text: c.text,
+          ...chunkReading(o.lexical, c.text, prose, o.encoder),
           terms: o.lexical.chunk(f.path, c.text, prose), latent: known && known.ids.length > 0 ? known : { ids: [], weights: [] },
         });
       });
@@ -179,7 +180,14 @@ export async function searchCluster(query: string, o: ClusterSearchOptions): Pro
   const lex = asHits(lexicalHits);
   const lat = asHits(latentHits);
   const kindOf = (doc: number): FileKind => (sources[doc]!.kind === "code" ? "code" : "notes");
-  const fused = mode === "lexical" ? lex.slice(0, o.k) : mode === "latent" ? lat.slice(0, o.k) : fuse(lex, lat, o.k, DEFAULT_FUSION, kindOf, undefined, { latentTrust: questionTrust(query, bridged, o.encoder.readableScripts) });
+  const readingOf = (doc: number) => {
+    const s = sources[doc]!;
+    return { ...(typeof s.glossed_from === "string" ? { glossedFrom: s.glossed_from } : {}), ...(typeof s.readable === "number" ? { readable: s.readable } : {}) };
+  };
+  const fused = mode === "lexical" ? lex.slice(0, o.k) : mode === "latent" ? lat.slice(0, o.k) : fuse(lex, lat, o.k, DEFAULT_FUSION, kindOf, undefined, {
+    latentTrust: questionTrust(query, bridged, o.encoder.readableScripts),
+    documentTrust: (doc) => chunkTrust(readingOf(doc), questionGlossedFrom(bridged)),
+  });
   return fused.map((h) => {
     const s = sources[h.doc]!;
     return {

@@ -11,9 +11,9 @@ import { ErrorCode, LIMITS, LoupeError, shown, type Concept, type ExplainParams,
 import type { Filter, Searcher } from "../index/searcher.js";
 import type { ChunkMeta } from "../index/segment-writer.js";
 import { LATENT_PREFIX, latentQuery, lexicalTerm, LEXICAL_PREFIX, weightedLexicalQuery, type QueryTerm } from "../index/terms.js";
-import { bridgeManifest, forEncoder, latentText, openBridge, questionTrust, type LexicalAnalyzer } from "../analysis/bridge.js";
+import { bridgeManifest, forEncoder, latentText, openBridge, questionGlossedFrom, questionTrust, type LexicalAnalyzer } from "../analysis/bridge.js";
 import { fileKind } from "../file-types.js";
-import { DEFAULT_FUSION, fuse } from "../search/fusion.js";
+import { chunkTrust, DEFAULT_FUSION, fuse } from "../search/fusion.js";
 import { rerank, RERANK_DEPTH, type RerankOptions } from "../search/rerank.js";
 import type { Hit } from "../search/topk.js";
 import { DEFAULT_MAX_FILE_BYTES, readWorkspaceFile, RulesCache } from "../workspace/ignore.js";
@@ -74,6 +74,12 @@ function wordWeights(s: Searcher, words: readonly string[]): Map<string, number>
 
 /** A hit's identity across roots: root number × 2^32 + the root searcher's doc number. */
 const KEY = 2 ** 32;
+
+/** How the latent channel read a question: fusion's trust in it (analysis/bridge.ts questionTrust) and the language its gloss was translated from. */
+interface QuestionReading {
+  trust: number;
+  glossedFrom: string | undefined;
+}
 
 export class Loupe {
   private readonly roots = new Map<string, RootIndex>();
@@ -364,7 +370,7 @@ export class Loupe {
     const lexical = mode === "latent" ? null : weightedLexicalQuery(bridged.terms);
     const latent = mode === "lexical" ? null : latentQuery(await this.o.encoder.encodeQuery(latentText(p.query, bridged)));
     const want = Math.min(offset + k, LIMITS.depth);
-    const ranked = this.rank(targets, lexical, latent, filter, want + 1, p.query, questionTrust(p.query, bridged, this.o.encoder.readableScripts));
+    const ranked = this.rank(targets, lexical, latent, filter, want + 1, p.query, { trust: questionTrust(p.query, bridged, this.o.encoder.readableScripts), glossedFrom: questionGlossedFrom(bridged) });
     return this.page(p.query, mode, targets, ranked, latent, offset, k, words);
   }
 
@@ -373,9 +379,9 @@ export class Loupe {
    * RERANK_DEPTH are re-ranked for an agent (search/rerank.ts: file roles, named symbols, one
    * file not filling the page); `similar` ranks by the latent channel alone, without it.
    */
-  private rank(targets: RootIndex[], lexical: QueryTerm[] | null, latent: QueryTerm[] | null, filter: Filter, want: number, query?: string, trust = 1): { hits: Hit[]; searchers: Searcher[] } {
+  private rank(targets: RootIndex[], lexical: QueryTerm[] | null, latent: QueryTerm[] | null, filter: Filter, want: number, query?: string, reading: QuestionReading = { trust: 1, glossedFrom: undefined }): { hits: Hit[]; searchers: Searcher[] } {
     const searchers = targets.map((r) => r.searcher());
-    const ranked = this.fused(searchers, targets, lexical, latent, filter, query === undefined ? want : Math.max(want, RERANK_DEPTH), trust);
+    const ranked = this.fused(searchers, targets, lexical, latent, filter, query === undefined ? want : Math.max(want, RERANK_DEPTH), reading);
     if (query === undefined) return { hits: ranked, searchers };
     // Each candidate's chunk is read from the store once (its path and symbol are both needed).
     const chunks = new Map<number, ChunkMeta>();
@@ -398,8 +404,8 @@ export class Loupe {
     return this.o.lexical ? Promise.resolve(this.o.lexical) : openBridge();
   }
 
-  /** `trust`: how far the latent channel is trusted for this question (questionTrust in analysis/bridge.ts). */
-  private fused(searchers: Searcher[], targets: RootIndex[], lexical: QueryTerm[] | null, latent: QueryTerm[] | null, filter: Filter, want: number, trust: number): Hit[] {
+  /** `reading`: how the latent channel read the question (its trust, and the language of its gloss), weighed against how it read each chunk (search/fusion.ts chunkTrust). */
+  private fused(searchers: Searcher[], targets: RootIndex[], lexical: QueryTerm[] | null, latent: QueryTerm[] | null, filter: Filter, want: number, reading: QuestionReading): Hit[] {
     const depth = lexical && latent ? DEFAULT_FUSION.depth : want;
     const channel = (q: QueryTerm[] | null): Hit[] => {
       if (!q || q.length === 0) return [];
@@ -413,18 +419,19 @@ export class Loupe {
     const lat = channel(latent);
     if (!lexical) return lat.slice(0, want);
     if (!latent) return lex.slice(0, want);
-    // A fused hit's path, read from the chunk store once (kind and latent readiness both need it).
-    const paths = new Map<number, string>();
-    const pathOf = (doc: number) => {
-      let p = paths.get(doc);
-      if (p === undefined) paths.set(doc, (p = searchers[Math.floor(doc / KEY)]!.chunk(doc % KEY).path));
-      return p;
+    // A fused hit's chunk, read from the store once (kind, latent readiness and trust all need it).
+    const chunks = new Map<number, ChunkMeta>();
+    const chunkOf = (doc: number) => {
+      let c = chunks.get(doc);
+      if (c === undefined) chunks.set(doc, (c = searchers[Math.floor(doc / KEY)]!.chunk(doc % KEY)));
+      return c;
     };
+    const pathOf = (doc: number) => chunkOf(doc).path;
     const kindOf = (doc: number) => fileKind(pathOf(doc));
     // Chunks still waiting for their latent vector rank by their words alone (see fuse).
     const pending = targets.some((r) => r.latent.ready < r.latent.total);
     const latentMissing = pending ? (doc: number) => targets[Math.floor(doc / KEY)]!.latentMissing(pathOf(doc)) : undefined;
-    return fuse(lex, lat, want, DEFAULT_FUSION, kindOf, latentMissing, { latentTrust: trust });
+    return fuse(lex, lat, want, DEFAULT_FUSION, kindOf, latentMissing, { latentTrust: reading.trust, documentTrust: (doc) => chunkTrust(chunkOf(doc), reading.glossedFrom) });
   }
 
   /**
@@ -631,7 +638,7 @@ export class Loupe {
     const c = s.chunk(doc);
     const alpha = fileKind(c.path) === "code" ? (DEFAULT_FUSION.alphaCode ?? DEFAULT_FUSION.alpha) : DEFAULT_FUSION.alpha;
     const [lexN, latN] = [bestLex > 0 ? lexicalScore / bestLex : 0, bestLat > 0 ? latentScore / bestLat : 0];
-    const trust = questionTrust(p.query, bridged, this.o.encoder.readableScripts);
+    const trust = questionTrust(p.query, bridged, this.o.encoder.readableScripts) * chunkTrust(c, questionGlossedFrom(bridged));
     const fusedScore = alpha * lexN + (1 - alpha) * (trust * latN + (1 - trust) * lexN);
     const [scored] = rerank([{ doc, score: fusedScore }], { query: p.query, pathOf: () => c.path, symbolOf: () => c.symbol, codeRoot: () => root.codeRoot, ...this.o.rerank });
     return {

@@ -9,7 +9,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { ErrorCode, isLoupeError } from "@loupe/protocol";
 import { ANALYZER_VERSION } from "../analysis/analyzer.js";
-import type { LexicalAnalyzer } from "../analysis/bridge.js";
+import { chunkReading, type LexicalAnalyzer } from "../analysis/bridge.js";
 import { CHUNKER_VERSION, chunkFile, DEFAULT_LIMITS, type ChunkLimits, type SymbolChunk } from "../chunk/index.js";
 import { fileKind, isDocumentation, languageOf } from "../file-types.js";
 import { FsDirectory } from "../index/directory.js";
@@ -291,7 +291,7 @@ export class RootPipeline {
         await this.index.add({
           path: u.path, startLine: c.startLine, endLine: c.endLine, symbol: c.symbol, hash: c.hash,
           ...(c.startCol !== undefined ? { startCol: c.startCol, endCol: c.endCol! } : {}),
-          root: this.root, language,
+          root: this.root, language, ...chunkReading(lexical, c.text, prose, this.o.encoder),
           lexical: lexical.chunk(u.path, c.text, prose),
           latent: latent ?? EMPTY_VECTOR,
         });

@@ -4,7 +4,7 @@
 // "memory"` runs the in-memory scorers of daemon/src/search/ instead, which the index must
 // match within quantisation noise (docs/index-format.md). Dense search has no index yet.
 import { ANALYZER_VERSION } from "../analysis/analyzer.js";
-import { forEncoder, latentText, openBridge, PLAIN, questionTrust, type LexicalAnalyzer } from "../analysis/bridge.js";
+import { chunkReading, forEncoder, latentText, openBridge, PLAIN, questionGlossedFrom, questionTrust, type LexicalAnalyzer } from "../analysis/bridge.js";
 import { packReads } from "../model/pack.js";
 import { readableShare } from "../analysis/scripts.js";
 import { MemoryDirectory } from "../index/directory.js";
@@ -15,7 +15,7 @@ import type { Encoder, SparseVector } from "../model/encoder.js";
 import { Bm25Index } from "../search/bm25.js";
 import { DenseIndex } from "../search/dense.js";
 import { fileKind, type FileKind } from "../file-types.js";
-import { DEFAULT_FUSION, fuse, type FusionOptions } from "../search/fusion.js";
+import { chunkTrust, DEFAULT_FUSION, fuse, type ChunkReading, type FusionOptions } from "../search/fusion.js";
 import { SparseIndex } from "../search/sparse.js";
 import type { Hit } from "../search/topk.js";
 import { docText, type EvalSet } from "./beir.js";
@@ -104,10 +104,14 @@ async function buildIndex(set: EvalSet, vectors: SparseVector[] | null, lexical:
     analyzer: ANALYZER_VERSION,
     maxBufferedDocs: 1 << 30,
   });
+  const reading = { readableScripts: encoder?.readableScripts, readsLanguage: encoder ? packReads(encoder.pack.manifest) : undefined };
   for (let i = 0; i < set.docs.length; i++) {
+    const text = docText(set.docs[i]!);
     await index.add({
       path: String(i), startLine: 1, endLine: 1, symbol: "", hash: "", root: "", language: "",
-      ...(lexical ? { lexical: lexical.chunk("", docText(set.docs[i]!), kind(i) === "notes") } : {}),
+      // How the latent channel read it, as the daemon records it (fusion's per-chunk trust).
+      ...(vectors && lexical ? chunkReading(lexical, text, kind(i) === "notes", reading) : {}),
+      ...(lexical ? { lexical: lexical.chunk("", text, kind(i) === "notes") } : {}),
       ...(vectors ? { latent: vectors[i]! } : {}),
     });
     if ((i + 1) % 1000 === 0 || i + 1 === set.docs.length) progress("indexing", i + 1, set.docs.length);
@@ -136,6 +140,8 @@ export interface ChannelRankings {
   lexical?: Hit[][];
   latent?: Hit[][];
   hybrid?: Hit[][];
+  /** Hybrid: how the latent channel read each document, as the index stored it (fusion's per-chunk trust). */
+  readings?: ChunkReading[];
 }
 
 /**
@@ -163,7 +169,13 @@ export async function rankOnIndex(set: EvalSet, options: EvalOptions, k: number,
   const latent = qv.map((v) => toDocs(searcher, searcher.search(latentQuery(v), depth)));
   if (mode === "latent") return { latent };
   const trust = (i: number) => questionTrust(queries[i]!, bridged[i]!, encoder!.readableScripts);
-  return { lexical, latent, hybrid: queries.map((_, i) => fuse(lexical![i]!, latent[i]!, k, fusion, kindOf(set), undefined, { latentTrust: trust(i) })) };
+  // Documents are the index's chunks in order (one segment), so document i is chunk i.
+  const chunks = set.docs.map((_, i) => searcher.chunk(i));
+  if (chunks.some((c, i) => c.path !== String(i))) throw new Error("the eval index's chunks are not its documents in order");
+  return { readings: chunks, lexical, latent, hybrid: queries.map((_, i) => fuse(lexical![i]!, latent[i]!, k, fusion, kindOf(set), undefined, {
+    latentTrust: trust(i),
+    documentTrust: (doc) => chunkTrust(chunks[doc]!, questionGlossedFrom(bridged[i]!)),
+  })) };
 }
 
 async function rank(set: EvalSet, options: EvalOptions, k: number): Promise<Hit[][]> {

@@ -15,10 +15,16 @@ import { ErrorCode, LoupeError } from "@loupe/protocol";
  * of READABLE_FORMATS are still read (segments of an older version live on until a merge
  * rewrites them), and anything else is refused with INDEX_VERSION.
  */
-export const INDEX_FORMAT = 3;
+export const INDEX_FORMAT = 4;
 
-/** 2: doc ids as plain u16/u32 arrays; 3: doc ids as varint gaps (doc-ids.ts). Other files are the same in both. */
-export const READABLE_FORMATS: readonly number[] = [2, 3];
+/**
+ * 2: doc ids as plain u16/u32 arrays; 3: doc ids as varint gaps (doc-ids.ts); 4: the store also
+ * records how each chunk's latent vector was read (its gloss language and readable share). Other
+ * files are the same in all three. Chunks of older segments read as "as written, fully
+ * readable", so fusion trusts them as it did before (search/fusion.ts chunkTrust) until their
+ * files are indexed again: the index is not rebuilt for it (that would encode every chunk again).
+ */
+export const READABLE_FORMATS: readonly number[] = [2, 3, 4];
 
 export const MAGIC = Buffer.from("LOUPEIDX", "ascii");
 const END = Buffer.from("XDIE", "ascii");

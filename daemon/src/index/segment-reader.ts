@@ -40,6 +40,9 @@ export class SegmentReader {
   private readonly languages: Facet;
   private readonly symbols: StringTable;
   private readonly hashes: StringTable;
+  /** Format 4 on; undefined for older segments (every chunk read as written, fully readable). */
+  private readonly glossed: Facet | undefined;
+  private readonly readable: Uint8Array | undefined;
   private dictionary?: Map<string, number>;
 
   constructor(
@@ -104,9 +107,14 @@ export class SegmentReader {
     this.languages = facet();
     this.symbols = s.strings();
     this.hashes = s.strings();
+    if (formatOf(store) >= 4) {
+      this.glossed = facet();
+      this.readable = s.u8s();
+    }
     if (
       this.startLine.length !== this.docs || this.endLine.length !== this.docs || this.startCol.length !== this.docs || this.endCol.length !== this.docs ||
-      this.paths.index.length !== this.docs || this.symbols.length !== this.docs || this.hashes.length !== this.docs
+      this.paths.index.length !== this.docs || this.symbols.length !== this.docs || this.hashes.length !== this.docs ||
+      (this.glossed !== undefined && (this.glossed.index.length !== this.docs || this.readable!.length !== this.docs))
     ) {
       throw corrupt(storeFile, "section sizes disagree");
     }
@@ -132,7 +140,16 @@ export class SegmentReader {
       hash: this.hashes.get(doc),
       root: this.roots.names.get(this.roots.index[doc]!),
       language: this.languages.names.get(this.languages.index[doc]!),
+      ...this.reading(doc),
     };
+  }
+
+  /** How the chunk's latent vector was read: the language of the gloss the encoder read (absent: the text as written), and the readable share of the text (absent: 1). */
+  private reading(doc: number): Pick<ChunkMeta, "glossedFrom" | "readable"> {
+    if (!this.glossed) return {};
+    const from = this.glossed.names.get(this.glossed.index[doc]!);
+    const r = this.readable![doc]!;
+    return { ...(from ? { glossedFrom: from } : {}), ...(r < 255 ? { readable: r / 255 } : {}) };
   }
 
   private facetBitmap(f: Facet, i: number): Bitmap {

@@ -27,6 +27,18 @@ export interface ChunkMeta {
   root: string;
   /** Language or file kind ("ts", "markdown", …); "" when unknown. */
   language: string;
+  /**
+   * Notes only: the natural language (ISO 639-1) this chunk's latent vector was read in
+   * translation from, i.e. the encoder read its English gloss (analysis/bridge.ts); absent when
+   * the encoder read the text as written.
+   */
+  glossedFrom?: string;
+  /**
+   * Share of the letters of the text as written that are in scripts the encoder reads
+   * (analysis/scripts.ts `readableShare`), in [0, 1], kept to 1/255; absent means 1. Fusion
+   * trusts the latent vector of a chunk read as written by it (search/fusion.ts).
+   */
+  readable?: number;
 }
 
 export interface ChunkInput extends ChunkMeta {

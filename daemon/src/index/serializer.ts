@@ -3,7 +3,8 @@
 // block's last doc id and maximum value (block-max skipping), and per-doc lexical lengths. The
 // store file holds the chunk store (where each chunk is and its hash, never its text: snippets
 // are read from the files) and, for filters, one roaring bitmap of doc ids per distinct
-// path, root and language.
+// path, root and language; from format 4 also how each chunk's latent vector was read (the
+// language its gloss was translated from, as a facet, and the readable share of its text).
 import { Bitmap } from "./bitmap.js";
 import { encodeDocIds } from "./doc-ids.js";
 import { PayloadWriter, seal } from "./format.js";
@@ -87,6 +88,11 @@ function facet(values: readonly string[]): { names: string[]; index: Uint32Array
   return { names, index, bitmaps: Buffer.concat(blobs), offsets };
 }
 
+/** A chunk's readable share as stored: 0–255 (absent = 255, fully readable). */
+export function readableByte(share: number | undefined): number {
+  return share === undefined ? 255 : Math.min(255, Math.max(0, Math.round(share * 255)));
+}
+
 export function serializeStore(s: SegmentData): Uint8Array[] {
   const c = s.chunks;
   const w = new PayloadWriter()
@@ -99,6 +105,10 @@ export function serializeStore(s: SegmentData): Uint8Array[] {
     w.strings(f.names).array(f.index).array(f.offsets).bytes(f.bitmaps);
   }
   w.strings(c.map((x) => x.symbol)).strings(c.map((x) => x.hash));
+  // Format 4: how each chunk's latent vector was read (segment-writer.ts ChunkMeta).
+  const glossed = facet(c.map((x) => x.glossedFrom ?? ""));
+  w.strings(glossed.names).array(glossed.index).array(glossed.offsets).bytes(glossed.bitmaps);
+  w.array(Uint8Array.from(c, (x) => readableByte(x.readable)));
   return [seal("STOR", w.finish())];
 }
 

@@ -11,8 +11,11 @@
 //   and `_msearch` bodies that send both channels in one request.
 import { createHash } from "node:crypto";
 
-/** Bumped when the mapping or the document shape changes (an index of another format is refused). */
-export const OPENSEARCH_FORMAT = 1;
+/**
+ * Bumped when the mapping or the document shape changes (an index of another format is refused).
+ * 2: `glossed_from` and `readable`, how the latent channel read each chunk (fusion's trust per chunk).
+ */
+export const OPENSEARCH_FORMAT = 2;
 /** Loupe's BM25 constants (search/bm25.ts), set as the `terms` field's similarity. */
 export const BM25 = { k1: 0.9, b: 0.6 } as const;
 
@@ -63,6 +66,8 @@ export function indexBody(s: IndexSettings): Record<string, unknown> {
         kind: { type: "keyword" },
         hash: { type: "keyword" },
         file_hash: { type: "keyword" },
+        glossed_from: { type: "keyword" },
+        readable: { type: "float", index: false },
         text: { type: "text", index: false },
         terms: { type: "text", analyzer: "loupe_terms", similarity: "loupe_bm25" },
         latents: { type: "rank_features" },
@@ -92,6 +97,10 @@ export interface ChunkDocument {
   kind: string;
   hash: string;
   fileHash: string;
+  /** How the latent channel read the chunk (index/segment-writer.ts ChunkMeta): the language of its gloss, absent when read as written. */
+  glossedFrom?: string;
+  /** The share of its letters the encoder reads, absent when 1. */
+  readable?: number;
   text: string;
   /** Loupe's lexical terms of the chunk (repeats count). */
   terms: readonly string[];
@@ -144,6 +153,8 @@ export function documentSource(d: ChunkDocument, seismic = false): Record<string
     kind: d.kind,
     hash: d.hash,
     file_hash: d.fileHash,
+    ...(d.glossedFrom !== undefined ? { glossed_from: d.glossedFrom } : {}),
+    ...(d.readable !== undefined ? { readable: d.readable } : {}),
     text: d.text,
     terms: d.terms.join(" "),
     latents,
@@ -184,7 +195,7 @@ function filterClauses(f: SearchFilters): unknown[] {
   return out;
 }
 
-const SOURCE_FIELDS = ["root", "path", "ordinal", "start_line", "end_line", "start_col", "end_col", "symbol", "language", "kind", "hash", "text"];
+const SOURCE_FIELDS = ["root", "path", "ordinal", "start_line", "end_line", "start_col", "end_col", "symbol", "language", "kind", "hash", "glossed_from", "readable", "text"];
 
 /** The lexical channel: BM25 over `terms`, each term boosted by its weight (bridged translations weigh less). */
 export function lexicalQuery(terms: ReadonlyMap<string, number>, filters: SearchFilters, size: number): Record<string, unknown> {

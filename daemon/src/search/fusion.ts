@@ -30,6 +30,42 @@ export interface QueryFusion {
    * (zh-zh, el-el) and gained most where it can (the X→en pairs).
    */
   latentTrust?: number;
+  /**
+   * How far the latent channel is trusted for one document of this query's results, in [0, 1]
+   * (default 1; search gives `chunkTrust`); multiplies `latentTrust`.
+   */
+  documentTrust?: (doc: number) => number;
+}
+
+/** How the latent channel read a chunk, as the index records it (index/segment-writer.ts ChunkMeta). */
+export interface ChunkReading {
+  /** The language the encoder read the chunk's English gloss from; absent when it read the text as written. */
+  glossedFrom?: string;
+  /** The share of the chunk's letters in scripts the encoder reads; absent means 1. */
+  readable?: number;
+}
+
+/**
+ * How far fusion trusts one chunk's latent vector for a question, from how each was read
+ * (analysis/bridge.ts `chunkReading`, `questionGlossedFrom`):
+ * - a note read in translation from the language the question was also translated from: 0.
+ *   Both vectors then come from word-by-word English glosses of one language, and the lexical
+ *   channel already matches the two texts as written (words and stems); over the eight bridged
+ *   xquad-r mono pairs those gloss-to-gloss products moved hybrid between −0.0022 (es-es) and
+ *   +0.0044 (de-de) against lexical, so the channel is left out there and hybrid equals lexical;
+ * - any other note read in translation: 1 (English questions find German notes through them);
+ * - a chunk read as written, for a question read in translation: the share of the chunk's
+ *   letters in scripts the encoder reads (a Chinese note the language detector missed is noise
+ *   next to the question's English gloss; the words both share are in the lexical channel);
+ * - a chunk read as written, for a question read as asked: 1. An English question still finds
+ *   notes in a script the encoder cannot read by the names and numbers in them (measured
+ *   without the bridge: trusting such notes by their readable share cost en→zh 0.033, en→hi
+ *   0.026, en→ar 0.018, en→ru 0.017 nDCG@10).
+ * Chosen on whole sets (docs/quality.md, "Trust per chunk").
+ */
+export function chunkTrust(chunk: ChunkReading, questionGlossedFrom: string | undefined): number {
+  if (chunk.glossedFrom !== undefined) return chunk.glossedFrom === questionGlossedFrom ? 0 : 1;
+  return questionGlossedFrom !== undefined ? (chunk.readable ?? 1) : 1;
 }
 
 // Chosen with bench/src/fusion.ts on whole sets (bench/results/fusion.json, docs/quality.md),
@@ -74,7 +110,8 @@ export function fuse(
   const alphaOf = (doc: number) => (kindOf?.(doc) === "code" ? (o.alphaCode ?? o.alpha) : o.alpha);
   const combine = (doc: number, lex: number, lat: number) => {
     if (latentMissing?.(doc)) lat = lex;
-    lat = trust * lat + (1 - trust) * lex;
+    const t = query.documentTrust ? trust * Math.min(Math.max(query.documentTrust(doc), 0), 1) : trust;
+    lat = t * lat + (1 - t) * lex;
     if (o.kind === "rrf") return lex + lat;
     const a = alphaOf(doc);
     return a * lex + (1 - a) * lat;
