@@ -120,13 +120,29 @@ export class Loupe {
     return this.mirror?.settled() ?? Promise.resolve();
   }
 
+  /**
+   * The last file a push asked about: its chunks by hash, under the index snapshot (segment list)
+   * they were read from. A push asks for a file's chunks one after another, so each file's store
+   * entries are read once, not once per chunk.
+   */
+  private known?: { root: string; path: string; segments: Searcher["segments"]; byHash: Map<string, number> };
+
   /** The vector a root's own index holds for a chunk of `path` with this hash (pushes reuse it). */
   private knownVector(root: string, path: string, hash: string): SparseVector | undefined {
     const r = this.roots.get(root);
     if (!r) return undefined;
     const s = r.searcher();
-    for (const doc of s.docsOfPath(path)) if (s.chunk(doc).hash === hash) return s.latentVector(doc);
-    return undefined;
+    let k = this.known;
+    if (!k || k.root !== root || k.path !== path || k.segments !== s.segments) {
+      const byHash = new Map<string, number>();
+      for (const doc of s.docsOfPath(path)) {
+        const h = s.chunk(doc).hash;
+        if (!byHash.has(h)) byHash.set(h, doc);
+      }
+      this.known = k = { root, path, segments: s.segments, byHash };
+    }
+    const doc = k.byHash.get(hash);
+    return doc === undefined ? undefined : s.latentVector(doc);
   }
 
   get encoder(): ChunkEncoder {
