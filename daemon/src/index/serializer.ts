@@ -89,7 +89,7 @@ function facet(values: readonly string[]): { names: string[]; index: Uint32Array
 }
 
 /** A chunk's readable share as stored: 0–255 (absent = 255, fully readable). */
-export function readableByte(share: number | undefined): number {
+function readableByte(share: number | undefined): number {
   return share === undefined ? 255 : Math.min(255, Math.max(0, Math.round(share * 255)));
 }
 

@@ -27,7 +27,8 @@ export interface QueryFusion {
    * read at all the fused ranking is the lexical ranking. Chosen on whole sets
    * (docs/quality.md): among trusting by the query's readability, by the document's, by both,
    * and by the lower of the two, the query's alone lost least where the channel cannot help
-   * (zh-zh, el-el) and gained most where it can (the X→en pairs).
+   * (zh-zh, el-el) and gained most where it can (the X→en pairs). (That was before chunks
+   * recorded how they were read; the chunk's side is now `documentTrust`, see chunkTrust.)
    */
   latentTrust?: number;
   /**
